@@ -1,0 +1,61 @@
+// Cache: the last archived snapshot of every live connection, keyed by the
+// kernel's socket cookie, and the set of connections seen in the current
+// polling cycle.
+//
+// Thread contract: owned by the collector's polling thread; not thread-safe.
+//
+// Cost contract (the hot path): Observe() on an unchanged connection does one
+// hash lookup and one comparison and allocates nothing. Only a changed or new
+// connection copies its bytes, into a buffer it reuses.
+#ifndef TCPINFO_CACHE_CACHE_H_
+#define TCPINFO_CACHE_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "absl/functional/function_ref.h"
+#include "parse/change.h"
+#include "parse/record_view.h"
+
+namespace cache {
+
+class Cache {
+ public:
+  Cache();
+  ~Cache();
+  Cache(const Cache&) = delete;
+  Cache& operator=(const Cache&) = delete;
+
+  // Records that `record` (views into the caller's buffer) was seen in the
+  // current cycle and returns how it differs from the last snapshot stored
+  // for its cookie: parse::Change::kNew for an unknown cookie, kNone when
+  // nothing worth archiving changed. Whenever the result is not kNone the
+  // record's bytes are stored as the connection's new reference.
+  // REQUIRES: record.raw_idm is a whole inet_diag_msg.
+  parse::Change Observe(const parse::RecordView& record);
+
+  // Ends a complete dump: calls `closed(cookie)` for every connection not
+  // observed since the previous EndCycle (it is gone from the kernel's
+  // table) and forgets it. Returns the number closed.
+  size_t EndCycle(absl::FunctionRef<void(uint64_t cookie)> closed);
+
+  // Forgets one connection at once (its destroy event arrived). Returns
+  // false if it was unknown.
+  bool Remove(uint64_t cookie);
+
+  // The last stored snapshot of `cookie`, valid until the next call that
+  // changes the cache; nullptr-data raw_idm if unknown.
+  parse::RecordView Last(uint64_t cookie) const;
+
+  // Connections currently held.
+  size_t size() const;
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace cache
+
+#endif  // TCPINFO_CACHE_CACHE_H_
