@@ -1,0 +1,130 @@
+#include "eventsocket/flow_event.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace eventsocket {
+
+void FlowEvent::SetUuid(absl::string_view value) {
+  uuid_length = static_cast<uint8_t>(std::min(value.size(), kMaxUuidLength));
+  std::memcpy(uuid, value.data(), uuid_length);
+}
+
+void AppendJsonString(absl::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+      case '\\':
+        out->push_back('\\');
+        out->push_back(c);
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (u < 0x20 || c == '<' || c == '>' || c == '&') {
+          out->append("\\u00");
+          out->push_back(kHex[u >> 4]);
+          out->push_back(kHex[u & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+namespace {
+
+void AppendDottedQuad(const uint8_t* b, std::string* out) {
+  absl::StrAppend(out, b[0], ".", b[1], ".", b[2], ".", b[3]);
+}
+
+// Go's net.IP.String() for 16 bytes that are not IPv4-mapped.
+void AppendIpv6(const uint8_t* b, std::string* out) {
+  // The longest run of zero groups; a run of one group is not shortened.
+  int best_start = -1, best_end = -1;
+  for (int i = 0; i < 16; i += 2) {
+    int j = i;
+    while (j < 16 && b[j] == 0 && b[j + 1] == 0) j += 2;
+    if (j > i && j - i > best_end - best_start) {
+      best_start = i;
+      best_end = j;
+    }
+    if (j > i) i = j - 2;
+  }
+  if (best_end - best_start <= 2) best_start = best_end = -1;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i += 2) {
+    if (i == best_start) {
+      out->append("::");
+      i = best_end - 2;
+      continue;
+    }
+    if (i > 0 && i != best_end) out->push_back(':');
+    const unsigned group = b[i] << 8 | b[i + 1];
+    bool leading = true;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      const unsigned digit = (group >> shift) & 0xf;
+      if (leading && digit == 0 && shift > 0) continue;
+      leading = false;
+      out->push_back(kHex[digit]);
+    }
+  }
+}
+
+}  // namespace
+
+void AppendGoIp(const uint32_t address[4], std::string* out) {
+  uint8_t b[16];
+  std::memcpy(b, address, 16);
+  if (std::all_of(b + 4, b + 16, [](uint8_t x) { return x == 0; })) {
+    AppendDottedQuad(b, out);
+    return;
+  }
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0,    0,
+                                                0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(b, kMappedPrefix, 12) == 0) {
+    AppendDottedQuad(b + 12, out);
+    return;
+  }
+  AppendIpv6(b, out);
+}
+
+void AppendJsonLine(const FlowEvent& event, std::string* out) {
+  absl::StrAppend(out, "{\"Event\":", static_cast<int>(event.type),
+                  ",\"Timestamp\":\"");
+  parse::AppendRfc3339(event.timestamp, out);
+  out->append("\",\"UUID\":");
+  AppendJsonString(event.Uuid(), out);
+  if (event.type != EventType::kOpen) {
+    out->append(",\"ID\":null}\n");
+    return;
+  }
+  const inetdiag::SockId& id = event.id;
+  absl::StrAppend(out, ",\"ID\":{\"SPort\":", ntohs(id.sport_be),
+                  ",\"DPort\":", ntohs(id.dport_be), ",\"SrcIP\":\"");
+  AppendGoIp(id.src, out);
+  out->append("\",\"DstIP\":\"");
+  AppendGoIp(id.dst, out);
+  // The reference reads the (host-order) interface index as big-endian and
+  // the cookie as a signed int64; we write what it writes.
+  absl::StrAppend(out, "\",\"Interface\":", ntohl(id.interface),
+                  ",\"Cookie\":", static_cast<int64_t>(inetdiag::Cookie(id)),
+                  "}}\n");
+}
+
+}  // namespace eventsocket

@@ -1,0 +1,66 @@
+// FlowEvent: one open or close event of the event socket, and its JSON line
+// exactly as the Go reference's eventsocket server writes it (json.Marshal of
+// its FlowEvent, then '\n'):
+//
+//   {"Event":0,"Timestamp":"2026-11-22T01:26:45.264601601Z","UUID":"host_1_unsafe_00000000000013FD",
+//    "ID":{"SPort":38064,"DPort":5001,"SrcIP":"10.77.0.2","DstIP":"10.77.0.1","Interface":0,"Cookie":5117}}
+//   {"Event":1,"Timestamp":"2026-11-22T01:26:46.534682908Z","UUID":"host_1_unsafe_00000000000013FE","ID":null}
+//
+// (each on one line). The ID fields follow the reference's inetdiag.SockID,
+// quirks included: ports in host order, addresses as Go's net.IP.String()
+// writes them (an address whose bytes 4..15 are all zero is written as
+// IPv4), Interface read big-endian from the kernel's host-order field, and
+// Cookie as a signed int64.
+//
+// Plain value types and pure functions; thread-safe.
+#ifndef TCPINFO_EVENTSOCKET_FLOW_EVENT_H_
+#define TCPINFO_EVENTSOCKET_FLOW_EVENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "inetdiag/inet_diag.h"
+#include "parse/timestamp.h"
+
+namespace eventsocket {
+
+// The reference's TCPEvent values.
+enum class EventType : uint8_t { kOpen = 0, kClose = 1 };
+
+// Longest uuid an event carries; longer ones are cut (a uuid is
+// "<hostname>_<boot seconds>_unsafe_<16 hex>", at most 99 bytes).
+inline constexpr size_t kMaxUuidLength = 128;
+
+// One event, fixed-size so that it can be queued without allocating.
+struct FlowEvent {
+  EventType type = EventType::kOpen;
+  parse::Timestamp timestamp;
+  inetdiag::SockId id{};  // the raw kernel id; only written for kOpen
+  uint8_t uuid_length = 0;
+  char uuid[kMaxUuidLength];
+
+  absl::string_view Uuid() const { return {uuid, uuid_length}; }
+  // Sets the uuid, cut to kMaxUuidLength bytes.
+  void SetUuid(absl::string_view value);
+};
+
+// Appends `event` as one JSON line, '\n' included.
+void AppendJsonLine(const FlowEvent& event, std::string* out);
+
+// Appends an inet_diag address (16 bytes, network order) as Go's
+// inetdiag.SockID.SrcIP/DstIP strings: IPv4 dotted quad when bytes 4..15
+// are zero, else Go's net.IP.String() of the 16 bytes (IPv4-mapped written
+// dotted, otherwise RFC 5952 hex with the longest run of two or more zero
+// groups, the first on ties, replaced by "::").
+void AppendGoIp(const uint32_t address[4], std::string* out);
+
+// Appends `text` as a JSON string (quotes included) escaped as Go's
+// encoding/json does: \" \\ \n \r \t, other control bytes and <, >, & as
+// \u00XX; other bytes are copied.
+void AppendJsonString(absl::string_view text, std::string* out);
+
+}  // namespace eventsocket
+
+#endif  // TCPINFO_EVENTSOCKET_FLOW_EVENT_H_
