@@ -1,0 +1,285 @@
+#include "collector/collector.h"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cache/cache.h"
+#include "collector/dump_socket.h"
+#include "collector/log_limiter.h"
+#include "inetdiag/inet_diag.h"
+#include "parse/record_view.h"
+
+namespace collector {
+namespace {
+
+// The reference stamps snapshots with UTC time truncated to the millisecond
+// (it compresses better, and a dump takes milliseconds anyway).
+parse::Timestamp ToTimestamp(absl::Time t) {
+  return parse::Timestamp::FromUnixNanos(absl::ToUnixMillis(t) * 1000000);
+}
+
+const char* FamilyName(uint8_t family) {
+  return family == inetdiag::kAfInet6 ? "AF_INET6" : "AF_INET";
+}
+
+std::string IssuesText(const DumpIssueCounts& issues) {
+  std::string out;
+  for (int i = 0; i < kDumpIssueCount; ++i) {
+    if (issues[i] == 0) continue;
+    absl::StrAppend(&out, out.empty() ? "" : " ",
+                    DumpIssueName(static_cast<DumpIssue>(i)), "=", issues[i]);
+  }
+  return out;
+}
+
+void LogLine(absl::string_view line) {
+  std::fprintf(stderr, "tcp-info: %.*s\n", static_cast<int>(line.size()),
+               line.data());
+}
+
+class NoObserver : public CollectorObserver {};
+
+struct Watch {
+  int fd;
+  absl::AnyInvocable<void()> on_readable;
+};
+
+}  // namespace
+
+struct Collector::Rep {
+  Rep(const CollectorOptions& o, std::unique_ptr<DumpSource> s,
+      saver::Saver* sv, CollectorObserver* obs)
+      : options(o),
+        socket(std::move(s)),
+        filter(o.filter),
+        anonymizer(o.anonymize, o.host_addresses.empty() &&
+                                        o.anonymize != AnonymizeMode::kNone
+                                    ? Anonymizer::HostAddresses()
+                                    : o.host_addresses),
+        saver(sv),
+        observer(obs != nullptr ? obs : &no_observer) {}
+
+  void HandleMessage(const DumpMessage& m);
+  void EndCycle(bool complete);
+  void LogIncompleteDumps();
+  bool WaitUntil(absl::Time deadline, int stop_fd);
+
+  CollectorOptions options;
+  std::unique_ptr<DumpSource> socket;
+  Filter filter;
+  Anonymizer anonymizer;
+  cache::Cache cache;
+  saver::Saver* saver;
+  NoObserver no_observer;
+  CollectorObserver* observer;
+
+  CycleStats cycle;
+  CollectorStats totals;
+  absl::Time previous_start = absl::InfinitePast();
+  // Reused by HandleMessage: one conversion per received buffer.
+  absl::Time stamped_time = absl::InfinitePast();
+  parse::Timestamp stamp;
+
+  std::vector<Watch> watches;
+  std::vector<struct pollfd> poll_fds;
+
+  LogLimiter dump_log;
+  LogLimiter message_log;
+  LogLimiter poll_log;
+};
+
+void Collector::Rep::HandleMessage(const DumpMessage& m) {
+  if (m.size < sizeof(inetdiag::Msg)) {
+    ++cycle.bad_messages;
+    return;
+  }
+  inetdiag::Msg msg;
+  std::memcpy(&msg, m.payload, sizeof(msg));
+  if (filter.Skip(msg)) {
+    ++cycle.skipped;
+    return;
+  }
+  anonymizer.Apply(m.payload);
+  int dropped = 0;
+  absl::StatusOr<parse::RecordView> view =
+      parse::SplitMessage(absl::string_view(m.payload, m.size), &dropped);
+  if (!view.ok()) {
+    ++cycle.bad_messages;
+    int64_t suppressed = 0;
+    if (message_log.Admit(m.received, &suppressed)) {
+      LogLine(absl::StrCat(
+          "skipping a malformed inet_diag message: ", view.status().message(),
+          " (", suppressed, " similar suppressed)"));
+    }
+    return;
+  }
+  const parse::Change change = cache.Observe(*view);
+  if (change == parse::Change::kNone) return;
+  if (m.received != stamped_time) {
+    stamped_time = m.received;
+    stamp = ToTimestamp(m.received);
+  }
+  const uint64_t cookie = inetdiag::Cookie(msg.id);
+  if (change == parse::Change::kNew) {
+    ++cycle.opened;
+    observer->OnFlowOpen(cookie, stamp, *view);
+  }
+  saver->Write(cookie, stamp, *view);
+  ++cycle.changes;
+  observer->OnSnapshot(cookie, stamp, *view, change);
+}
+
+void Collector::Rep::LogIncompleteDumps() {
+  int64_t suppressed = 0;
+  if (!dump_log.Admit(absl::Now(), &suppressed)) return;
+  std::string line = "incomplete dump:";
+  for (const DumpResult& d : cycle.dumps) {
+    if (d.complete) continue;
+    absl::StrAppend(&line, " ", FamilyName(d.family), " [",
+                    IssuesText(d.issues),
+                    d.error != 0 ? absl::StrCat(" errno=", d.error, " (",
+                                                std::strerror(d.error), ")")
+                                 : std::string(),
+                    "]");
+  }
+  absl::StrAppend(&line, "; no connection closed this cycle (", suppressed,
+                  " similar suppressed)");
+  LogLine(line);
+}
+
+void Collector::Rep::EndCycle(bool complete) {
+  const parse::Timestamp now = ToTimestamp(absl::Now());
+  if (complete) {
+    cycle.closed = static_cast<int64_t>(cache.EndCycle([&](uint64_t cookie) {
+      saver->Close(cookie);
+      observer->OnFlowClose(cookie, now);
+    }));
+  } else {
+    ++totals.incomplete_cycles;
+    LogIncompleteDumps();
+  }
+  saver->Tick(now);
+}
+
+bool Collector::Rep::WaitUntil(absl::Time deadline, int stop_fd) {
+  poll_fds.clear();
+  poll_fds.push_back({stop_fd, POLLIN, 0});
+  for (const Watch& w : watches) poll_fds.push_back({w.fd, POLLIN, 0});
+  while (true) {
+    const absl::Duration left =
+        std::max(absl::ZeroDuration(), deadline - absl::Now());
+    const struct timespec timeout = absl::ToTimespec(left);
+    const int n = ppoll(poll_fds.data(), poll_fds.size(), &timeout, nullptr);
+    if (n < 0 && errno != EINTR) {
+      int64_t suppressed = 0;
+      if (poll_log.Admit(absl::Now(), &suppressed)) {
+        LogLine(absl::StrCat("poll: ", std::strerror(errno)));
+      }
+    }
+    if (n > 0) {
+      if (poll_fds[0].revents != 0) return true;
+      for (size_t i = 1; i < poll_fds.size(); ++i) {
+        if (poll_fds[i].revents != 0) watches[i - 1].on_readable();
+      }
+    }
+    if (absl::Now() >= deadline) return false;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(
+    const CollectorOptions& options, saver::Saver* saver,
+    CollectorObserver* observer) {
+  absl::StatusOr<std::unique_ptr<DumpSocket>> socket = DumpSocket::Open();
+  if (!socket.ok()) return socket.status();
+  return CreateWithSource(options, *std::move(socket), saver, observer);
+}
+
+std::unique_ptr<Collector> Collector::CreateWithSource(
+    const CollectorOptions& options, std::unique_ptr<DumpSource> source,
+    saver::Saver* saver, CollectorObserver* observer) {
+  return std::unique_ptr<Collector>(new Collector(
+      std::make_unique<Rep>(options, std::move(source), saver, observer)));
+}
+
+Collector::Collector(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Collector::~Collector() = default;
+
+const CycleStats& Collector::RunCycle() {
+  Rep& r = *rep_;
+  r.cycle = CycleStats{};
+  CycleStats& c = r.cycle;
+  c.cycle = ++r.totals.cycles;
+  c.start = absl::Now();
+  c.since_previous = r.previous_start == absl::InfinitePast()
+                         ? absl::ZeroDuration()
+                         : c.start - r.previous_start;
+  r.previous_start = c.start;
+  const uint8_t families[2] = {inetdiag::kAfInet6, inetdiag::kAfInet};
+  for (int i = 0; i < 2; ++i) {
+    c.dumps[i] = r.socket->Dump(
+        families[i], [&r](const DumpMessage& m) { r.HandleMessage(m); });
+  }
+  c.complete = c.dumps[0].complete && c.dumps[1].complete;
+  r.EndCycle(c.complete);
+  c.connections = static_cast<int64_t>(r.cache.size());
+  c.elapsed = absl::Now() - c.start;
+
+  CollectorStats& t = r.totals;
+  for (const DumpResult& d : c.dumps) {
+    t.messages += d.messages;
+    for (int i = 0; i < kDumpIssueCount; ++i) t.dump_issues[i] += d.issues[i];
+  }
+  t.skipped += c.skipped;
+  t.bad_messages += c.bad_messages;
+  t.changes += c.changes;
+  t.opened += c.opened;
+  t.closed += c.closed;
+  t.connections = c.connections;
+  r.observer->OnCycle(c);
+  return c;
+}
+
+int64_t Collector::Run(int stop_fd) {
+  Rep& r = *rep_;
+  int64_t ran = 0;
+  absl::Time next = absl::Now();
+  absl::Time next_summary = next + r.options.summary_interval;
+  while (!r.WaitUntil(next, stop_fd)) {
+    const CycleStats& c = RunCycle();
+    ++ran;
+    const absl::Time now = absl::Now();
+    if (now >= next_summary) {
+      LogLine(SummaryLine());
+      next_summary = now + r.options.summary_interval;
+    }
+    if (r.options.reps > 0 && ran >= r.options.reps) break;
+    next = c.start + r.options.interval;
+  }
+  return ran;
+}
+
+void Collector::AddWatch(int fd, absl::AnyInvocable<void()> on_readable) {
+  rep_->watches.push_back({fd, std::move(on_readable)});
+}
+
+CollectorStats Collector::stats() const { return rep_->totals; }
+
+std::string Collector::SummaryLine() const {
+  const CollectorStats& t = rep_->totals;
+  const saver::Stats s = rep_->saver->stats();
+  return absl::StrFormat(
+      "summary connections=%d records_written=%d changes=%d files_open=%d "
+      "files_created=%d write_errors=%d cycles=%d incomplete_cycles=%d "
+      "opened=%d closed=%d skipped=%d bad_messages=%d",
+      t.connections, s.records_written, t.changes, s.open_files,
+      s.files_created, s.write_errors, t.cycles, t.incomplete_cycles, t.opened,
+      t.closed, t.skipped, t.bad_messages);
+}
+
+}  // namespace collector

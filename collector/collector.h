@@ -1,0 +1,105 @@
+// Collector: the polling loop. Every cycle it dumps the kernel's TCP sockets
+// (AF_INET6, then AF_INET) through one long-lived DumpSocket and, for each
+// inet_diag message, in the receive buffer and without allocating:
+//
+//   parse::SplitMessage -> Filter::Skip -> Anonymizer::Apply
+//     -> cache::Cache::Observe -> (changed) saver::Saver::Write
+//
+// After a cycle whose two dumps were both complete, connections missing from
+// it are closed (cache::Cache::EndCycle -> saver::Saver::Close); after an
+// incomplete one nothing is closed. saver::Saver::Tick runs every cycle.
+// Snapshots are stamped with the time their buffer was received, in UTC,
+// truncated to the millisecond as the reference does.
+//
+// Run() repeats cycles every `interval`, measured start to start; a cycle
+// that overruns it is followed at once by the next, and missed cycles are
+// not made up. Between cycles it sleeps in poll(), on the stop descriptor
+// and any descriptors added with AddWatch() (e.g. a destroy-event socket).
+//
+// Thread contract: not thread-safe; all methods, the saver and the observer
+// are used from the one thread that calls Run() or RunCycle().
+#ifndef TCPINFO_COLLECTOR_COLLECTOR_H_
+#define TCPINFO_COLLECTOR_COLLECTOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "collector/anonymizer.h"
+#include "collector/filter.h"
+#include "collector/netlink_dump.h"
+#include "collector/observer.h"
+#include "saver/saver.h"
+
+namespace collector {
+
+struct CollectorOptions {
+  absl::Duration interval = absl::Milliseconds(10);
+  int64_t reps = 0;  // cycles Run() performs; 0 = until stopped
+  FilterOptions filter;
+  AnonymizeMode anonymize = AnonymizeMode::kNone;
+  // Addresses never anonymized; Anonymizer::HostAddresses() if empty.
+  std::vector<IpAddress> host_addresses;
+  // How often Run() writes its one-line summary to stderr.
+  absl::Duration summary_interval = absl::Minutes(1);
+};
+
+// Totals since creation.
+struct CollectorStats {
+  int64_t cycles = 0;
+  int64_t incomplete_cycles = 0;
+  int64_t messages = 0;
+  int64_t skipped = 0;
+  int64_t bad_messages = 0;
+  int64_t changes = 0;
+  int64_t opened = 0;
+  int64_t closed = 0;
+  int64_t connections = 0;  // tracked now
+  DumpIssueCounts dump_issues{};
+};
+
+class Collector {
+ public:
+  // `saver` must outlive the collector; `observer` may be null.
+  // Fails if the netlink socket cannot be opened.
+  static absl::StatusOr<std::unique_ptr<Collector>> Create(
+      const CollectorOptions& options, saver::Saver* saver,
+      CollectorObserver* observer);
+  // The same, dumping from `source` instead of the kernel (tests).
+  static std::unique_ptr<Collector> CreateWithSource(
+      const CollectorOptions& options, std::unique_ptr<DumpSource> source,
+      saver::Saver* saver, CollectorObserver* observer);
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  // Runs one polling cycle now and returns what it did.
+  const CycleStats& RunCycle();
+
+  // Runs cycles until `reps` are done or `stop_fd` (e.g. a signalfd; -1 for
+  // none) becomes readable, which ends the loop after the current cycle.
+  // Does not read stop_fd. Returns the number of cycles run. Does not
+  // finish the saver's files: the caller calls saver::Saver::CloseAll().
+  int64_t Run(int stop_fd);
+
+  // While Run() waits between cycles and `fd` is readable, calls
+  // `on_readable` (on the polling thread).
+  void AddWatch(int fd, absl::AnyInvocable<void()> on_readable);
+
+  CollectorStats stats() const;
+
+  // The summary line Run() logs every summary_interval.
+  std::string SummaryLine() const;
+
+ private:
+  struct Rep;
+  explicit Collector(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace collector
+
+#endif  // TCPINFO_COLLECTOR_COLLECTOR_H_

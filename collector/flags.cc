@@ -1,0 +1,338 @@
+#include "collector/flags.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "saver/saver.h"
+
+namespace collector {
+namespace {
+
+struct FlagSpec {
+  const char* name;
+  const char* type;  // "" for booleans
+  const char* default_text;
+  const char* help;
+  bool repeatable;
+  // Parses one value into the config; the error says why it is bad.
+  std::function<absl::Status(absl::string_view value, Config* config)> set;
+};
+
+absl::Status Bad(absl::string_view why) {
+  return absl::InvalidArgumentError(why);
+}
+
+absl::StatusOr<bool> ParseBool(absl::string_view v) {
+  for (const char* t : {"1", "t", "T", "true", "TRUE", "True"}) {
+    if (v == t) return true;
+  }
+  for (const char* f : {"0", "f", "F", "false", "FALSE", "False"}) {
+    if (v == f) return false;
+  }
+  return Bad("want true or false");
+}
+
+absl::Status SetBool(absl::string_view v, bool* out) {
+  absl::StatusOr<bool> b = ParseBool(v);
+  if (!b.ok()) return b.status();
+  *out = *b;
+  return absl::OkStatus();
+}
+
+const std::vector<FlagSpec>& Specs() {
+  static const std::vector<FlagSpec>* const specs = new std::vector<FlagSpec>{
+      {"output", "string", "\"\" (the current directory)",
+       "Directory in which to put the resulting tree of data "
+       "(YYYY/MM/DD/<uuid>.<seq>.jsonl.zst). It must exist and be writable.",
+       false,
+       [](absl::string_view v, Config* c) {
+         c->output = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"reps", "int", "0",
+       "How many cycles should be recorded, 0 means continuous.", false,
+       [](absl::string_view v, Config* c) {
+         int64_t n;
+         if (!absl::SimpleAtoi(v, &n) || n < 0) {
+           return Bad("want a whole number >= 0");
+         }
+         c->reps = n;
+         return absl::OkStatus();
+       }},
+      {"interval", "duration", "10ms",
+       "Polling period, start to start (Go syntax: 10ms, 1s, 1m30s). A cycle "
+       "that takes longer is followed at once by the next; none queue up.",
+       false,
+       [](absl::string_view v, Config* c) {
+         absl::Duration d;
+         if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration() ||
+             d == absl::InfiniteDuration()) {
+           return Bad("want a duration >= 0 such as 10ms or 1s");
+         }
+         c->interval = d;
+         return absl::OkStatus();
+       }},
+      {"exclude-srcport", "port", "none",
+       "Exclude connections whose source (local) port is this one. "
+       "Repeatable; a comma-separated list gives several.",
+       true,
+       [](absl::string_view v, Config* c) {
+         uint32_t port;
+         if (!absl::SimpleAtoi(v, &port) || port > 65535) {
+           return Bad("want a port number 0-65535");
+         }
+         c->exclude_srcports.push_back(static_cast<uint16_t>(port));
+         return absl::OkStatus();
+       }},
+      {"exclude-dstip", "ip", "none",
+       "Exclude connections whose destination (remote) address is this IPv4 "
+       "or IPv6 address. Repeatable; a comma-separated list gives several.",
+       true,
+       [](absl::string_view v, Config* c) {
+         absl::StatusOr<IpAddress> a = ParseIpAddress(v);
+         if (!a.ok()) return Bad("want an IPv4 or IPv6 address");
+         c->exclude_dstips.push_back(*a);
+         return absl::OkStatus();
+       }},
+      {"anonymize.ip", "method", "none",
+       "Valid values are \"none\" and \"netblock\". netblock zeroes the host "
+       "part of every address that is not this host's own (IPv4 to /24, IPv6 "
+       "to /64) before anything is compared or written.",
+       false,
+       [](absl::string_view v, Config* c) {
+         absl::StatusOr<AnonymizeMode> m = ParseAnonymizeMode(v);
+         if (!m.ok()) return Bad("want \"none\" or \"netblock\"");
+         c->anonymize = *m;
+         return absl::OkStatus();
+       }},
+      {"uuid-prefix-file", "file", "\"\" (<hostname>_<boot time>_unsafe)",
+       "The file holding the UUID prefix for sockets created in this network "
+       "namespace.",
+       false,
+       [](absl::string_view v, Config* c) {
+         c->uuid_prefix_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"include-local", "", "false",
+       "Also archive loopback, link-local, multicast and unspecified "
+       "connections (skipped by default, as the reference does).",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetBool(v, &c->include_local);
+       }},
+      {"prometheusx.listen-address", "address", "\":9990\"",
+       "Address to serve Prometheus metrics on.", false,
+       [](absl::string_view v, Config* c) {
+         c->prometheus_listen_address = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"tcpinfo.eventsocket", "path", "\"\" (none)",
+       "The filename of the unix-domain socket on which events are served.",
+       false,
+       [](absl::string_view v, Config* c) {
+         c->eventsocket = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"destroy-events", "", "true",
+       "Listen to the kernel's TCP socket destroy events, to record every "
+       "connection's final state (-destroy-events=false turns it off).",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetBool(v, &c->destroy_events);
+       }},
+      {"trace", "", "false", "Accepted for compatibility; has no effect.",
+       false,
+       [](absl::string_view v, Config* c) { return SetBool(v, &c->trace); }},
+  };
+  return *specs;
+}
+
+const FlagSpec* Find(absl::string_view name) {
+  for (const FlagSpec& s : Specs()) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+// Applies `value` (split on commas for repeatable flags) to `config`.
+absl::Status Apply(const FlagSpec& spec, absl::string_view value,
+                   absl::string_view source, Config* config) {
+  std::vector<absl::string_view> values;
+  if (spec.repeatable) {
+    values = absl::StrSplit(value, ',', absl::SkipWhitespace());
+  } else {
+    values.push_back(value);
+  }
+  for (absl::string_view v : values) {
+    absl::Status s = spec.set(absl::StripAsciiWhitespace(v), config);
+    if (!s.ok()) {
+      return Bad(absl::StrCat("invalid value \"", v, "\" for ", source, ": ",
+                              s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Appends `text` word-wrapped to `width` columns, each line indented by
+// `indent` spaces.
+void AppendWrapped(absl::string_view text, size_t indent, size_t width,
+                   std::string* out) {
+  size_t column = 0;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (column > 0 && column + 1 + word.size() > width) {
+      out->push_back('\n');
+      column = 0;
+    }
+    if (column == 0) {
+      out->append(indent, ' ');
+      column = indent;
+    } else {
+      out->push_back(' ');
+      ++column;
+    }
+    absl::StrAppend(out, word);
+    column += word.size();
+  }
+  out->push_back('\n');
+}
+
+}  // namespace
+
+std::string EnvName(absl::string_view flag) {
+  std::string name = absl::AsciiStrToUpper(flag);
+  for (char& ch : name) {
+    if (ch == '.' || ch == '-') ch = '_';
+  }
+  return name;
+}
+
+absl::StatusOr<Config> ParseFlags(const std::vector<std::string>& args,
+                                  EnvLookup env) {
+  Config config;
+  std::set<std::string> given;
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--") {
+      if (i + 1 < args.size()) {
+        return Bad(absl::StrCat("unexpected argument \"", args[i + 1], "\""));
+      }
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      return Bad(absl::StrCat("unexpected argument \"", arg, "\""));
+    }
+    absl::string_view body = arg.substr(1);
+    if (body[0] == '-') body.remove_prefix(1);
+    if (body.empty() || body[0] == '-' || body[0] == '=') {
+      return Bad(absl::StrCat("bad flag syntax: ", arg));
+    }
+    absl::string_view name = body, value;
+    bool has_value = false;
+    if (const size_t eq = body.find('='); eq != absl::string_view::npos) {
+      name = body.substr(0, eq);
+      value = body.substr(eq + 1);
+      has_value = true;
+    }
+    if (name == "h" || name == "help") {
+      config.help = true;
+      return config;
+    }
+    const FlagSpec* spec = Find(name);
+    if (spec == nullptr) {
+      return Bad(absl::StrCat("unknown flag -", name, " (see -help)"));
+    }
+    const bool is_bool = spec->type[0] == '\0';
+    if (!has_value) {
+      if (is_bool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Bad(absl::StrCat("flag needs an argument: -", name));
+      }
+    }
+    absl::Status s =
+        Apply(*spec, value, absl::StrCat("flag -", spec->name), &config);
+    if (!s.ok()) return s;
+    given.insert(spec->name);
+  }
+  for (const FlagSpec& spec : Specs()) {
+    if (given.count(spec.name) != 0) continue;
+    const std::string var = EnvName(spec.name);
+    std::optional<std::string> value = env(var);
+    if (!value.has_value()) continue;
+    absl::Status s = Apply(spec, *value, absl::StrCat("$", var), &config);
+    if (!s.ok()) return s;
+  }
+  return config;
+}
+
+std::string Usage(absl::string_view program) {
+  std::string out = absl::StrCat(
+      "Usage: ", program,
+      " [flags]\n\n"
+      "Archives the state of every TCP connection of this network namespace,\n"
+      "polled through netlink inet_diag, as zstd-compressed JSONL files.\n\n"
+      "Flags take one or two dashes and -flag=value or -flag value (booleans:\n"
+      "-flag or -flag=false). Each can also be set from the environment\n"
+      "variable named in brackets; the command line wins.\n\n");
+  for (const FlagSpec& s : Specs()) {
+    absl::StrAppend(&out, "  -", s.name, s.type[0] ? " " : "", s.type, "  [$",
+                    EnvName(s.name), "]\n");
+    AppendWrapped(absl::StrCat(s.help, " (default ", s.default_text, ")"), 6,
+                  78, &out);
+  }
+  absl::StrAppend(&out, "  -help\n      Print this text and exit.\n");
+  return out;
+}
+
+absl::Status CheckOutputDirectory(const std::string& output) {
+  const std::string dir = output.empty() ? "." : output;
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("-output ", dir, ": ", std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("-output ", dir, ": not a directory"));
+  }
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "-output ", dir, ": not writable: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> UuidPrefix(const Config& config) {
+  if (config.uuid_prefix_file.empty()) return saver::DefaultUuidPrefix();
+  std::ifstream in(config.uuid_prefix_file, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("-uuid-prefix-file ", config.uuid_prefix_file, ": ",
+                     std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string prefix(absl::StripTrailingAsciiWhitespace(ss.str()));
+  if (prefix.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "-uuid-prefix-file ", config.uuid_prefix_file, ": file is empty"));
+  }
+  return prefix;
+}
+
+}  // namespace collector

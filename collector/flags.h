@@ -1,0 +1,76 @@
+// Command-line flags of tcp-info, compatible with the Go reference's (Go's
+// flag package plus m-lab/go flagx.ArgsFromEnv):
+//
+//  - one or two leading dashes: -output=DIR, --output DIR;
+//  - a boolean flag alone means true; otherwise -flag=false (Go's
+//    strconv.ParseBool spellings: 1 0 t f true false TRUE ...);
+//  - repeatable flags (-exclude-srcport, -exclude-dstip) add one value per
+//    use; a comma-separated list adds several;
+//  - every flag can also come from the environment, named by upper-casing
+//    it and turning '.' and '-' into '_' (PROMETHEUSX_LISTEN_ADDRESS); a
+//    flag given on the command line ignores its variable;
+//  - "--" ends the flags; positional arguments are refused;
+//  - -h / -help asks for Usage().
+//
+// Pure functions; thread-safe.
+#ifndef TCPINFO_COLLECTOR_FLAGS_H_
+#define TCPINFO_COLLECTOR_FLAGS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "collector/anonymizer.h"
+#include "collector/ip_address.h"
+
+namespace collector {
+
+struct Config {
+  std::string output;  // "" = the current directory
+  int64_t reps = 0;
+  std::vector<uint16_t> exclude_srcports;
+  std::vector<IpAddress> exclude_dstips;
+  AnonymizeMode anonymize = AnonymizeMode::kNone;
+  std::string uuid_prefix_file;  // "" = saver::DefaultUuidPrefix()
+  absl::Duration interval = absl::Milliseconds(10);
+  bool include_local = false;
+  std::string prometheus_listen_address = ":9990";
+  std::string eventsocket;
+  bool destroy_events = true;
+  bool trace = false;  // accepted for compatibility; no effect
+  bool help = false;   // -h or -help was given; nothing else is checked
+};
+
+// Looks up an environment variable; nullopt if unset.
+using EnvLookup =
+    absl::FunctionRef<std::optional<std::string>(const std::string& name)>;
+
+// Parses `args` (without the program name) and then the environment.
+// InvalidArgument with one line ("unknown flag -x", "invalid value ... for
+// flag -reps: ...") on any mistake.
+absl::StatusOr<Config> ParseFlags(const std::vector<std::string>& args,
+                                  EnvLookup env);
+
+// The environment variable for `flag`: "prometheusx.listen-address" ->
+// "PROMETHEUSX_LISTEN_ADDRESS".
+std::string EnvName(absl::string_view flag);
+
+// The -help text: every flag, its default, its variable and what it does.
+std::string Usage(absl::string_view program);
+
+// Checks that `output` ("" = ".") is an existing, writable directory.
+// FailedPrecondition with one line naming the problem otherwise.
+absl::Status CheckOutputDirectory(const std::string& output);
+
+// The uuid prefix: the contents of uuid_prefix_file without trailing
+// whitespace, or saver::DefaultUuidPrefix() if none was given.
+absl::StatusOr<std::string> UuidPrefix(const Config& config);
+
+}  // namespace collector
+
+#endif  // TCPINFO_COLLECTOR_FLAGS_H_

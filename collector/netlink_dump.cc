@@ -1,0 +1,103 @@
+#include "collector/netlink_dump.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+
+#include <cstring>
+
+#include "inetdiag/inet_diag.h"
+
+namespace collector {
+
+const char* DumpIssueName(DumpIssue issue) {
+  switch (issue) {
+    case DumpIssue::kInterrupted:
+      return "interrupted";
+    case DumpIssue::kNetlinkError:
+      return "netlink_error";
+    case DumpIssue::kNoBuffers:
+      return "enobufs";
+    case DumpIssue::kSignal:
+      return "eintr";
+    case DumpIssue::kTruncated:
+      return "truncated";
+    case DumpIssue::kBadSequence:
+      return "bad_sequence";
+    case DumpIssue::kBadPortId:
+      return "bad_port_id";
+    case DumpIssue::kBadType:
+      return "bad_type";
+    case DumpIssue::kSocketError:
+      return "socket_error";
+  }
+  return "unknown";
+}
+
+// libmnl's mnl_cb_run() stops at the first NLM_F_DUMP_INTR message and leaves
+// the rest of the dump unread; we want those messages (they are valid
+// snapshots) and only to mark the dump incomplete, so the walk is written out
+// with libmnl's message helpers, doing the same sequence and port id checks.
+WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
+                          uint32_t port_id, absl::Time received,
+                          DumpResult* result, DumpMessageHandler handler) {
+  const auto* nlh = reinterpret_cast<const struct nlmsghdr*>(data);
+  int remaining = static_cast<int>(size);
+  while (mnl_nlmsg_ok(nlh, remaining)) {
+    if (!mnl_nlmsg_portid_ok(nlh, port_id)) {
+      result->Count(DumpIssue::kBadPortId);
+      return WalkStatus::kAbort;
+    }
+    if (!mnl_nlmsg_seq_ok(nlh, sequence)) {
+      result->Count(DumpIssue::kBadSequence);
+      return WalkStatus::kAbort;
+    }
+    if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) != 0 &&
+        result->count(DumpIssue::kInterrupted) == 0) {
+      result->Count(DumpIssue::kInterrupted);
+    }
+    const size_t payload_size = mnl_nlmsg_get_payload_len(nlh);
+    char* payload = static_cast<char*>(mnl_nlmsg_get_payload(nlh));
+    switch (nlh->nlmsg_type) {
+      case inetdiag::kSockDiagByFamily:
+        ++result->messages;
+        handler(DumpMessage{payload, payload_size, received});
+        break;
+      case NLMSG_DONE: {
+        // Since Linux 4.x the DONE payload carries the dump's final status.
+        int32_t status = 0;
+        if (payload_size >= sizeof(status)) {
+          std::memcpy(&status, payload, sizeof(status));
+        }
+        if (status < 0) {
+          result->Count(DumpIssue::kNetlinkError);
+          result->error = -status;
+        }
+        return WalkStatus::kDone;
+      }
+      case NLMSG_ERROR: {
+        int32_t error = 0;
+        if (payload_size >= sizeof(error)) {
+          std::memcpy(&error, payload, sizeof(error));
+        }
+        if (error != 0 || payload_size < sizeof(error)) {
+          result->Count(DumpIssue::kNetlinkError);
+          result->error = error < 0 ? -error : error;
+        }
+        return WalkStatus::kDone;
+      }
+      case NLMSG_NOOP:
+        break;
+      default:
+        result->Count(DumpIssue::kBadType);
+        break;
+    }
+    nlh = mnl_nlmsg_next(nlh, &remaining);
+  }
+  if (remaining > 0) {
+    result->Count(DumpIssue::kTruncated);
+    return WalkStatus::kAbort;
+  }
+  return WalkStatus::kMore;
+}
+
+}  // namespace collector

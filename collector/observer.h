@@ -1,0 +1,65 @@
+// CollectorObserver: what the polling loop reports as it goes, for metrics
+// and the event socket to build on without touching the loop. Every method
+// has an empty default; implement the ones needed.
+//
+// Thread contract: every call comes from the polling thread, in order, and
+// must return quickly (it is on the hot path); the views passed are valid
+// only during the call.
+#ifndef TCPINFO_COLLECTOR_OBSERVER_H_
+#define TCPINFO_COLLECTOR_OBSERVER_H_
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+#include "collector/netlink_dump.h"
+#include "parse/change.h"
+#include "parse/record_view.h"
+#include "parse/timestamp.h"
+
+namespace collector {
+
+// One polling cycle: a dump of AF_INET6 then one of AF_INET.
+struct CycleStats {
+  int64_t cycle = 0;       // 1 for the first cycle
+  absl::Time start;        // when the first dump was requested
+  absl::Duration elapsed;  // both dumps and all processing
+  // Start to start, from the previous cycle; zero for the first. Longer
+  // than -interval when the previous cycle overran it.
+  absl::Duration since_previous;
+  DumpResult dumps[2];       // [0] AF_INET6, [1] AF_INET
+  bool complete = false;     // both dumps complete: closes were decided
+  int64_t skipped = 0;       // connections the filter excluded
+  int64_t bad_messages = 0;  // inet_diag messages that did not parse
+  int64_t changes = 0;       // snapshots handed to the saver
+  int64_t opened = 0;        // connections seen for the first time
+  int64_t closed = 0;        // connections gone since the last complete cycle
+  int64_t connections = 0;   // connections tracked after the cycle
+};
+
+class CollectorObserver {
+ public:
+  virtual ~CollectorObserver() = default;
+
+  // A connection was seen for the first time; `first` is its first
+  // snapshot (filtered and anonymized), also passed to OnSnapshot next.
+  virtual void OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
+                          const parse::RecordView& first) {}
+
+  // A snapshot was handed to the saver because of `change` (kNew for a
+  // connection's first).
+  virtual void OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
+                          const parse::RecordView& record,
+                          parse::Change change) {}
+
+  // A connection is gone (missing from a complete cycle) and its file was
+  // finished. Implementations that need its last snapshot keep what they
+  // need from OnSnapshot.
+  virtual void OnFlowClose(uint64_t cookie, parse::Timestamp timestamp) {}
+
+  // A polling cycle ended.
+  virtual void OnCycle(const CycleStats& stats) {}
+};
+
+}  // namespace collector
+
+#endif  // TCPINFO_COLLECTOR_OBSERVER_H_

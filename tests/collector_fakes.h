@@ -1,0 +1,115 @@
+// Test doubles for the collector: a DumpSource that replays scripted
+// messages and a Saver that records what it is asked to do.
+#ifndef TCPINFO_TESTS_COLLECTOR_FAKES_H_
+#define TCPINFO_TESTS_COLLECTOR_FAKES_H_
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "collector/netlink_dump.h"
+#include "inetdiag/inet_diag.h"
+#include "parse/record_view.h"
+#include "saver/saver.h"
+
+namespace collector_test {
+
+// Replays, for each family, the payloads in `messages[family]` (copied into
+// a writable buffer, as the kernel's would be), and reports the dump
+// complete unless told otherwise.
+class ScriptedSource : public collector::DumpSource {
+ public:
+  struct Script {
+    std::vector<std::string> inet6;
+    std::vector<std::string> inet;
+    bool inet6_complete = true;
+    bool inet_complete = true;
+    absl::Duration delay;  // slept in each dump
+  };
+
+  explicit ScriptedSource(Script* script) : script_(script) {}
+
+  collector::DumpResult Dump(uint8_t family,
+                             collector::DumpMessageHandler handler) override {
+    collector::DumpResult result;
+    result.family = family;
+    if (script_->delay > absl::ZeroDuration()) absl::SleepFor(script_->delay);
+    const bool v6 = family == inetdiag::kAfInet6;
+    const absl::Time now = absl::Now();
+    for (const std::string& m : v6 ? script_->inet6 : script_->inet) {
+      buffer_.assign(m.begin(), m.end());
+      handler(collector::DumpMessage{buffer_.data(), buffer_.size(), now});
+      ++result.messages;
+    }
+    result.complete = v6 ? script_->inet6_complete : script_->inet_complete;
+    if (!result.complete) result.Count(collector::DumpIssue::kInterrupted);
+    return result;
+  }
+
+ private:
+  Script* script_;
+  std::vector<char> buffer_ = std::vector<char>(4096);
+};
+
+// Records every call. Written records keep their raw inet_diag_msg and
+// INET_DIAG_INFO bytes.
+class RecordingSaver : public saver::Saver {
+ public:
+  struct Written {
+    uint64_t cookie;
+    parse::Timestamp timestamp;
+    std::string raw_idm;
+    std::string info;
+  };
+
+  void Write(uint64_t cookie, parse::Timestamp timestamp,
+             const parse::RecordView& record) override {
+    Written w{cookie, timestamp, std::string(record.raw_idm), ""};
+    if (record.Has(inetdiag::kInfo)) {
+      w.info = std::string(record.attributes[inetdiag::kInfo]);
+    }
+    if (keep_records) written.push_back(std::move(w));
+    ++writes;
+  }
+  void Close(uint64_t cookie) override { closed.push_back(cookie); }
+  void Tick(parse::Timestamp now) override { ++ticks; }
+  void CloseAll() override { ++close_alls; }
+  void Flush() override {}
+  void WaitForWriter() override {}
+  std::string Uuid(uint64_t cookie) const override {
+    return saver::FormatUuid("test", cookie);
+  }
+  saver::Stats stats() const override {
+    saver::Stats s;
+    s.records_written = writes;
+    return s;
+  }
+
+  bool keep_records = true;
+  std::vector<Written> written;
+  int64_t writes = 0;
+  std::vector<uint64_t> closed;
+  int ticks = 0;
+  int close_alls = 0;
+};
+
+// An inet_diag message payload: `msg` followed by one INET_DIAG_INFO
+// attribute of `info_size` bytes filled with `fill`.
+inline std::string MakeMessage(const inetdiag::Msg& msg, size_t info_size,
+                               uint8_t fill) {
+  std::string out(reinterpret_cast<const char*>(&msg), sizeof(msg));
+  const uint16_t len = static_cast<uint16_t>(4 + info_size);
+  const uint16_t type = inetdiag::kInfo;
+  out.append(reinterpret_cast<const char*>(&len), 2);
+  out.append(reinterpret_cast<const char*>(&type), 2);
+  out.append(info_size, static_cast<char>(fill));
+  out.append((4 - out.size() % 4) % 4, '\0');
+  return out;
+}
+
+}  // namespace collector_test
+
+#endif  // TCPINFO_TESTS_COLLECTOR_FAKES_H_
