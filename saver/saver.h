@@ -5,23 +5,35 @@
 //   uuid = <prefix>_<cookie as 16 upper-case hex digits>
 //
 // Line one of every file is the Metadata record (UUID, Sequence, StartTime).
-// Sequence 0 is dated by the connection's first snapshot (UTC); after
-// `rotation` a file is finished and sequence+1 starts, dated by the rotation.
-// A file is finished, a complete zstd stream, as soon as Close() is called.
+// Sequence 0 is dated by the connection's first snapshot (UTC); once a
+// snapshot comes `rotation` or more after the current file was started, that
+// file is finished and sequence+1 starts, dated by that snapshot. Every
+// file's metadata carries the connection's first sighting as StartTime, as
+// the reference does. A file is finished, a complete zstd stream, as soon as
+// Close() has handed its last frame to the writer (at once).
 //
-// Resources do not grow with connections: pending lines are buffered per
-// connection and compressed into zstd frames by a small pool of contexts;
-// each frame is appended to its file, which is then closed again. Frames
-// reach the disk at least every `flush_interval`.
+// Resources do not grow with connections: pending snapshots are buffered per
+// connection in packed binary form (cache/packed_record.h); a single writer
+// thread turns each connection's pending snapshots into JSON lines,
+// compresses them into one zstd frame with its one context, appends the
+// frame to the file (open O_APPEND, write, close) and forgets the file. A
+// file is thus a concatenation of frames, one zstd stream that `zstd -dc`
+// reads. At most one descriptor is open at a time. Frames reach the disk at
+// least every `flush_interval`; memory held for pending and queued snapshots
+// is bounded by `max_buffered_bytes` (beyond it snapshots are dropped and
+// counted), so a slow disk never blocks or grows the polling thread.
 //
 // Thread contract: all public methods are called from one thread (the
-// collector's polling thread). The Saver may use internal threads.
-// Errors while writing (disk full, directory gone) are counted in stats(),
-// logged at a bounded rate, and never lose frames already written; writing
-// resumes when the cause goes away.
+// collector's polling thread). The Saver uses one internal writer thread.
+// Errors while writing (disk full, directory gone, read-only) are counted in
+// stats(), logged at a bounded rate (once per 10 s), and never damage frames
+// already written: a failed or short write is truncated away. The frame's
+// snapshots are dropped (counted); writing resumes when the cause goes away,
+// re-creating the YYYY/MM/DD directories if they were removed.
 #ifndef TCPINFO_SAVER_SAVER_H_
 #define TCPINFO_SAVER_SAVER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +50,12 @@ struct Options {
   std::string uuid_prefix;  // e.g. "host_1553815964_unsafe"
   absl::Duration rotation = absl::Minutes(10);
   absl::Duration flush_interval = absl::Seconds(1);
+  // zstd level of every frame.
+  int compression_level = 1;
+  // Pending snapshots are handed to the writer early once they total this.
+  size_t batch_bytes = size_t{8} << 20;
+  // Bound on snapshots held in memory, pending plus queued for the writer.
+  size_t max_buffered_bytes = size_t{64} << 20;
 };
 
 struct Stats {
@@ -47,6 +65,10 @@ struct Stats {
   uint64_t bytes_written = 0;    // compressed bytes appended to files
   uint64_t connections = 0;      // connections with an unfinished file
   uint64_t open_files = 0;       // file descriptors held right now
+  uint64_t frames_written = 0;   // zstd frames appended
+  uint64_t records_dropped = 0;  // snapshots lost to write errors or the
+                                 // memory bound
+  uint64_t buffered_bytes = 0;   // pending + queued snapshot bytes
 };
 
 class Saver {
@@ -54,6 +76,7 @@ class Saver {
   // Fails with a one-line InvalidArgument/FailedPrecondition if the output
   // directory does not exist, is not a directory, or is not writable.
   static absl::StatusOr<std::unique_ptr<Saver>> Create(const Options& options);
+  // Finishes every file (as CloseAll) and stops the writer thread.
   virtual ~Saver() = default;
 
   // Appends a snapshot of connection `cookie`, taken at `timestamp`. The
@@ -62,8 +85,9 @@ class Saver {
   virtual void Write(uint64_t cookie, parse::Timestamp timestamp,
                      const parse::RecordView& record) = 0;
 
-  // The connection is gone: finishes its file now. Unknown cookies are
-  // ignored. A later Write() of the same cookie starts a new sequence.
+  // The connection is gone: hands its last frame to the writer now. Unknown
+  // cookies are ignored. A later Write() of the same cookie starts a new
+  // sequence (remembered for the last 4096 closed connections).
   virtual void Close(uint64_t cookie) = 0;
 
   // Periodic work, called at least once per polling cycle: flushes pending
@@ -71,8 +95,17 @@ class Saver {
   // rotation period.
   virtual void Tick(parse::Timestamp now) = 0;
 
-  // Flushes and finishes every file (shutdown). The Saver stays usable.
+  // Flushes and finishes every file (shutdown) and waits until they are on
+  // disk. The Saver stays usable.
   virtual void CloseAll() = 0;
+
+  // Hands every pending snapshot to the writer and waits until all of them
+  // are on disk (or failed). Files stay open for more snapshots.
+  virtual void Flush() = 0;
+
+  // Waits until everything already handed to the writer is on disk, without
+  // handing over pending snapshots (tests use it to observe Tick()).
+  virtual void WaitForWriter() = 0;
 
   // The archive uuid of `cookie` (whether or not it is open).
   virtual std::string Uuid(uint64_t cookie) const = 0;

@@ -1,0 +1,253 @@
+#include "cache/cache.h"
+
+#include <malloc.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "cache/packed_record.h"
+#include "gtest/gtest.h"
+#include "inetdiag/inet_diag.h"
+#include "parse/archival_record.h"
+#include "tcp/tcp_info.h"
+#include "tests/testutil/archive.h"
+
+// Counts heap allocations made by this test binary, to prove the hot path
+// allocates nothing.
+namespace {
+std::atomic<uint64_t> g_allocations{0};
+std::atomic<int64_t> g_live_bytes{0};  // as malloc_usable_size counts them
+
+void Free(void* p) {
+  if (p == nullptr) return;
+  g_live_bytes.fetch_sub(malloc_usable_size(p), std::memory_order_relaxed);
+  std::free(p);
+}
+}  // namespace
+
+void* operator new(size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  void* p = std::malloc(size ? size : 1);
+  if (p == nullptr) throw std::bad_alloc();
+  g_live_bytes.fetch_add(malloc_usable_size(p), std::memory_order_relaxed);
+  return p;
+}
+void* operator new[](size_t size) { return operator new(size); }
+void operator delete(void* p) noexcept { Free(p); }
+void operator delete[](void* p) noexcept { Free(p); }
+void operator delete(void* p, size_t) noexcept { Free(p); }
+void operator delete[](void* p, size_t) noexcept { Free(p); }
+
+namespace {
+
+using parse::ArchivalRecord;
+using parse::Change;
+
+constexpr size_t kCookieOffset =
+    offsetof(inetdiag::Msg, id) + offsetof(inetdiag::SockId, cookie);
+constexpr size_t kState = offsetof(inetdiag::Msg, state);
+
+const std::vector<ArchivalRecord>& LongConnection() {
+  static const auto* records = new std::vector<ArchivalRecord>(
+      testutil::MlabSnapshots(
+          "ndt-7hhhv_1559749627_0000000000062D84.00000.jsonl.zst")
+          .records);
+  return *records;
+}
+
+ArchivalRecord WithCookie(ArchivalRecord r, uint64_t cookie) {
+  const uint32_t words[2] = {static_cast<uint32_t>(cookie),
+                             static_cast<uint32_t>(cookie >> 32)};
+  std::memcpy(r.raw_idm.data() + kCookieOffset, words, 8);
+  return r;
+}
+
+std::string Packed(const parse::RecordView& view) {
+  std::string out(cache::PackedSize(view), '\0');
+  cache::Pack(view, out.data());
+  return out;
+}
+
+TEST(PackedRecord, RoundTripsRealRecordsExactly) {
+  for (const ArchivalRecord& r : LongConnection()) {
+    const parse::RecordView view = r.View();
+    const std::string packed = Packed(view);
+    const parse::RecordView back = cache::Unpack(packed);
+    std::string a, b;
+    parse::AppendSnapshotJson(r.timestamp, view, &a);
+    parse::AppendSnapshotJson(r.timestamp, back, &b);
+    ASSERT_EQ(a, b);
+    EXPECT_EQ(back.attribute_slots, view.attribute_slots);
+  }
+}
+
+TEST(PackedRecord, KeepsEmptyAttributesPresentAndNeverReadsPastTheEnd) {
+  ArchivalRecord r = LongConnection()[0];
+  r.attributes[inetdiag::kMemInfo] = std::string();
+  const std::string packed = Packed(r.View());
+  EXPECT_TRUE(cache::Unpack(packed).Has(inetdiag::kMemInfo));
+  EXPECT_EQ(cache::Unpack(packed).attributes[inetdiag::kMemInfo].size(), 0u);
+  // Every truncation yields only whole attributes.
+  for (size_t n = 0; n < packed.size(); ++n) {
+    const std::string cut = packed.substr(0, n);
+    const parse::RecordView v = cache::Unpack(cut);
+    for (int t = 0; t < v.attribute_slots; ++t) {
+      if (!v.Has(t)) continue;
+      EXPECT_GE(v.attributes[t].data(), cut.data());
+      EXPECT_LE(v.attributes[t].data() + v.attributes[t].size(),
+                cut.data() + cut.size());
+    }
+  }
+}
+
+TEST(Cache, NewThenUnchangedThenChanged) {
+  cache::Cache cache;
+  const auto& records = LongConnection();
+  EXPECT_EQ(cache.Observe(records[0].View()), Change::kNew);
+  EXPECT_EQ(cache.Observe(records[0].View()), Change::kNone);
+  EXPECT_EQ(cache.Observe(records[1].View()), Change::kCounterChange);
+  EXPECT_EQ(cache.size(), 1u);
+  std::string last, want;
+  parse::AppendSnapshotJson({}, cache.Last(records[0].View().Cookie()), &last);
+  parse::AppendSnapshotJson({}, records[1].View(), &want);
+  EXPECT_EQ(last, want);
+  EXPECT_EQ(cache.Last(12345).raw_idm.data(), nullptr);
+}
+
+// Replaying a real connection poll by poll: every record the reference
+// archived is archived again.
+TEST(Cache, ReplayOfARealConnectionArchivesEveryRecord) {
+  cache::Cache cache;
+  int changed = 0;
+  for (const ArchivalRecord& r : LongConnection()) {
+    const Change c = cache.Observe(r.View());
+    if (c != Change::kNone) ++changed;
+  }
+  EXPECT_EQ(changed, static_cast<int>(LongConnection().size()));
+}
+
+// The reference is the last ARCHIVED snapshot: a run of polls differing only
+// in ignored fields does not move it.
+TEST(Cache, ComparesWithTheLastArchivedSnapshot) {
+  cache::Cache cache;
+  ArchivalRecord a = LongConnection()[10];
+  ASSERT_EQ(cache.Observe(a.View()), Change::kNew);
+  ArchivalRecord b = a;
+  (*b.attributes[inetdiag::kInfo])[offsetof(tcp::TcpInfo, last_data_sent)] ^= 1;
+  EXPECT_EQ(cache.Observe(b.View()), Change::kNone);
+  std::string last, want;
+  parse::AppendSnapshotJson({}, cache.Last(a.View().Cookie()), &last);
+  parse::AppendSnapshotJson({}, a.View(), &want);
+  EXPECT_EQ(last, want);
+  ArchivalRecord c = a;
+  c.raw_idm[kState] = static_cast<char>(tcp::kCloseWait);
+  EXPECT_EQ(cache.Observe(c.View()), Change::kStateChange);
+}
+
+TEST(Cache, EndCycleClosesConnectionsMissingFromACompleteDump) {
+  cache::Cache cache;
+  const ArchivalRecord& r = LongConnection()[0];
+  std::vector<ArchivalRecord> conns;
+  for (uint64_t cookie : {1, 2, 3, 4}) conns.push_back(WithCookie(r, cookie));
+  std::vector<uint64_t> closed;
+  auto collect = [&](uint64_t cookie) { closed.push_back(cookie); };
+
+  for (const auto& c : conns) EXPECT_EQ(cache.Observe(c.View()), Change::kNew);
+  EXPECT_EQ(cache.EndCycle(collect), 0u);
+  EXPECT_TRUE(closed.empty());
+
+  // Cycle 2: 2 is gone; 1 is seen twice (must not hide the gap).
+  cache.Observe(conns[0].View());
+  cache.Observe(conns[0].View());
+  cache.Observe(conns[2].View());
+  cache.Observe(conns[3].View());
+  EXPECT_EQ(cache.EndCycle(collect), 1u);
+  EXPECT_EQ(closed, std::vector<uint64_t>({2}));
+  EXPECT_EQ(cache.size(), 3u);
+
+  // A destroy event removes 4 after it was seen this cycle, and 3 before.
+  closed.clear();
+  EXPECT_TRUE(cache.Remove(3));
+  EXPECT_FALSE(cache.Remove(3));
+  cache.Observe(conns[0].View());
+  cache.Observe(conns[3].View());
+  EXPECT_TRUE(cache.Remove(4));
+  EXPECT_EQ(cache.EndCycle(collect), 0u);
+  EXPECT_TRUE(closed.empty());
+  EXPECT_EQ(cache.size(), 1u);
+
+  // An empty complete dump closes everything left.
+  EXPECT_EQ(cache.EndCycle(collect), 1u);
+  EXPECT_EQ(closed, std::vector<uint64_t>({1}));
+  EXPECT_EQ(cache.size(), 0u);
+  // A closed connection seen again is new.
+  EXPECT_EQ(cache.Observe(conns[0].View()), Change::kNew);
+}
+
+// The hot path: once every connection is known, a cycle of unchanged
+// sockets, and of changed sockets whose snapshot keeps its size, allocates
+// nothing at all.
+TEST(Cache, SteadyCyclesAllocateNothing) {
+  constexpr int kConnections = 2000;
+  const auto& records = LongConnection();
+  std::vector<ArchivalRecord> first, second;
+  for (int i = 0; i < kConnections; ++i) {
+    first.push_back(WithCookie(records[100], 1000 + i));
+    second.push_back(WithCookie(records[101], 1000 + i));
+  }
+  std::vector<parse::RecordView> first_views, second_views;
+  for (int i = 0; i < kConnections; ++i) {
+    first_views.push_back(first[i].View());
+    second_views.push_back(second[i].View());
+  }
+  cache::Cache cache;
+  for (const auto& v : first_views) cache.Observe(v);
+  size_t closed = cache.EndCycle([](uint64_t) {});
+  ASSERT_EQ(closed, 0u);
+
+  const uint64_t before = g_allocations.load();
+  int unchanged = 0, changed = 0;
+  for (int cycle = 0; cycle < 5; ++cycle) {
+    for (const auto& v : first_views) {
+      unchanged += cache.Observe(v) == Change::kNone;
+    }
+    closed += cache.EndCycle([](uint64_t) {});
+  }
+  for (const auto& v : second_views) {
+    changed += cache.Observe(v) == Change::kCounterChange;
+  }
+  closed += cache.EndCycle([](uint64_t) {});
+  const uint64_t allocations = g_allocations.load() - before;
+  EXPECT_EQ(unchanged, 5 * kConnections);
+  EXPECT_EQ(changed, kConnections);
+  EXPECT_EQ(closed, 0u);
+  EXPECT_EQ(allocations, 0u);
+}
+
+// Heap bytes per connection, measured: the map slot plus the packed
+// snapshot (a 2019 record: 224-byte tcp_info; a 6.18 one adds 56 bytes).
+TEST(Cache, HoldsFewHundredBytesPerConnection) {
+  constexpr int kConnections = 15000;
+  const ArchivalRecord base = LongConnection()[100];
+  std::vector<ArchivalRecord> conns;
+  for (int i = 0; i < kConnections; ++i) {
+    conns.push_back(WithCookie(base, 1 + i));
+  }
+  const int64_t before = g_live_bytes.load();
+  auto cache = std::make_unique<cache::Cache>();
+  for (const auto& c : conns) cache->Observe(c.View());
+  const double per_connection =
+      static_cast<double>(g_live_bytes.load() - before) / kConnections;
+  const size_t packed = cache::PackedSize(base.View());
+  std::printf("cache: %.0f heap bytes per connection (packed record %zu)\n",
+              per_connection, packed);
+  // The buffer (rounded to 32) and a map slot of 32 bytes at load >= 7/16.
+  EXPECT_LT(per_connection, packed + 32 + 80);
+  EXPECT_EQ(cache->size(), static_cast<size_t>(kConnections));
+}
+
+}  // namespace
