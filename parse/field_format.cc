@@ -34,9 +34,13 @@ char* FormatHexGroup(unsigned v, char* p) {
 }  // namespace
 
 char* FormatUint(uint64_t v, char* p) {
-  char buf[24];
-  char* end = buf + sizeof(buf);
-  char* q = end;
+  if (v < 10) {
+    *p = static_cast<char>('0' + v);
+    return p + 1;
+  }
+  int digits = 2;
+  for (uint64_t bound = 100; digits < 20 && v >= bound; bound *= 10) ++digits;
+  char* q = p + digits;
   while (v >= 100) {
     const unsigned pair = static_cast<unsigned>(v % 100);
     v /= 100;
@@ -44,14 +48,11 @@ char* FormatUint(uint64_t v, char* p) {
     std::memcpy(q, kDigitPairs + 2 * pair, 2);
   }
   if (v >= 10) {
-    q -= 2;
-    std::memcpy(q, kDigitPairs + 2 * v, 2);
+    std::memcpy(q - 2, kDigitPairs + 2 * v, 2);
   } else {
-    *--q = static_cast<char>('0' + v);
+    q[-1] = static_cast<char>('0' + v);
   }
-  const size_t n = static_cast<size_t>(end - q);
-  std::memcpy(p, q, n);
-  return p + n;
+  return p + digits;
 }
 
 char* FormatInt(int64_t v, char* p) {

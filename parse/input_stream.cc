@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -14,6 +15,8 @@ namespace parse {
 namespace {
 
 constexpr size_t kChunkBytes = 256 << 10;
+// Input to offer zstd at the start of a frame.
+constexpr size_t kFrameStart = 5;  // ZSTD_FRAMEHEADERSIZE_PREFIX
 
 // A zstd frame, or a skippable frame (which zstd also decodes past).
 bool IsZstdMagic(const unsigned char* b) {
@@ -33,7 +36,9 @@ struct InputStream::Rep {
   bool detected = false;
   bool compressed = false;
   ZSTD_DStream* zstd = nullptr;
-  size_t zstd_hint = 1;  // last ZSTD_decompressStream result; 0: frame done
+  // The last ZSTD_decompressStream result: the input it wants next; 0 when
+  // a frame is done.
+  size_t zstd_hint = kFrameStart;
   uint64_t raw_bytes = 0;
   absl::Status error;
 
@@ -105,14 +110,23 @@ struct InputStream::Rep {
       }
       // A finished frame has nothing left to flush.
       if (in_pos == in_end && eof && zstd_hint == 0) return 0;
-      ZSTD_inBuffer input{in.data(), in_end, in_pos};
+      // Offer zstd one byte less than it asks for. Its hint is the rest of
+      // the current block plus the next block's 3-byte header, so a call
+      // decodes at most one block and stops before parsing the next header:
+      // a corrupt block (or header) then fails on its own call, and cannot
+      // take the output of the good blocks before it down with it (on
+      // error zstd does not report what it already wrote).
+      const size_t want = zstd_hint == 0 ? kFrameStart : zstd_hint;
+      const size_t feed =
+          std::min(in_end - in_pos, std::max<size_t>(want - 1, 1));
+      ZSTD_inBuffer input{in.data() + in_pos, feed, 0};
       ZSTD_outBuffer output{buf, n, 0};
       const size_t ret = ZSTD_decompressStream(zstd, &output, &input);
       if (ZSTD_isError(ret)) {
         return absl::DataLossError(
             absl::StrCat("corrupt zstd data: ", ZSTD_getErrorName(ret)));
       }
-      in_pos = input.pos;
+      in_pos += input.pos;
       zstd_hint = ret;
       if (output.pos > 0) return output.pos;
       if (in_pos == in_end && eof) {

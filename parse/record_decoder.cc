@@ -31,50 +31,46 @@ constexpr std::array<uint8_t, 256> MakeBase64Table() {
 }
 constexpr std::array<uint8_t, 256> kBase64 = MakeBase64Table();
 
-// Decodes the common case (whole quanta, only alphabet characters, '='
-// padding at the very end) into `out`, returning false for anything else
-// so the caller can fall back to DecodeBase64 and its exact Go semantics.
-bool DecodeCleanBase64(absl::string_view text, std::string* out) {
-  if (text.size() % 4 != 0) return false;
-  const size_t start = out->size();
-  out->resize(start + text.size() / 4 * 3);
-  char* o = out->data() + start;
-  const auto* in = reinterpret_cast<const uint8_t*>(text.data());
-  const uint8_t* last = in + text.size() - 4;  // the final quantum
-  for (; in < last; in += 4, o += 3) {
+// Decodes a base64 string in the common case: `p` is just after the opening
+// quote, the body is whole quanta of alphabet characters ('=' padding only
+// at the very end) and a closing quote follows. Writes to `out` (room for
+// (end - p) / 4 * 3 bytes) and returns the end of the output and, in
+// *after, the position after the closing quote. Returns nullptr for
+// anything else, so the caller can fall back to the exact Go semantics.
+char* DecodeQuotedCleanBase64(const char* p, const char* end, char* out,
+                              const char** after) {
+  const auto* in = reinterpret_cast<const uint8_t*>(p);
+  const auto* limit = reinterpret_cast<const uint8_t*>(end);
+  while (limit - in >= 4) {
     const uint32_t a = kBase64[in[0]], b = kBase64[in[1]], c = kBase64[in[2]],
                    d = kBase64[in[3]];
-    if ((a | b | c | d) & 0x80) return false;
+    if ((a | b | c | d) & 0x80) break;
     const uint32_t v = a << 18 | b << 12 | c << 6 | d;
-    o[0] = static_cast<char>(v >> 16);
-    o[1] = static_cast<char>(v >> 8);
-    o[2] = static_cast<char>(v);
+    out[0] = static_cast<char>(v >> 16);
+    out[1] = static_cast<char>(v >> 8);
+    out[2] = static_cast<char>(v);
+    out += 3;
+    in += 4;
   }
-  if (text.empty()) return true;
+  if (in < limit && *in == '"') {
+    *after = reinterpret_cast<const char*>(in + 1);
+    return out;
+  }
+  // A padded final quantum: "xx==" or "xxx=", then the quote.
+  if (limit - in < 5 || in[4] != '"') return nullptr;
   const uint32_t a = kBase64[in[0]], b = kBase64[in[1]];
-  if ((a | b) & 0x80) return false;
-  if (in[2] == '=') {
-    if (in[3] != '=') return false;
-    o[0] = static_cast<char>((a << 2 | b >> 4) & 0xff);
-    out->resize(out->size() - 2);
-    return true;
-  }
-  const uint32_t c = kBase64[in[2]];
-  if (c & 0x80) return false;
-  if (in[3] == '=') {
+  if ((a | b) & 0x80) return nullptr;
+  if (in[2] == '=' && in[3] == '=') {
+    *out++ = static_cast<char>((a << 2 | b >> 4) & 0xff);
+  } else {
+    const uint32_t c = kBase64[in[2]];
+    if ((c & 0x80) || in[3] != '=') return nullptr;
     const uint32_t v = a << 18 | b << 12 | c << 6;
-    o[0] = static_cast<char>(v >> 16);
-    o[1] = static_cast<char>(v >> 8);
-    out->resize(out->size() - 1);
-    return true;
+    *out++ = static_cast<char>(v >> 16);
+    *out++ = static_cast<char>(v >> 8);
   }
-  const uint32_t d = kBase64[in[3]];
-  if (d & 0x80) return false;
-  const uint32_t v = a << 18 | b << 12 | c << 6 | d;
-  o[0] = static_cast<char>(v >> 16);
-  o[1] = static_cast<char>(v >> 8);
-  o[2] = static_cast<char>(v);
-  return true;
+  *after = reinterpret_cast<const char*>(in + 5);
+  return out;
 }
 
 int HexValue(char c) {
@@ -160,6 +156,11 @@ void Unescape(absl::string_view body, std::string* out) {
   }
 }
 
+}  // namespace
+
+namespace record_decoder_internal {
+
+// A validating JSON scanner over one line.
 class Parser {
  public:
   explicit Parser(absl::string_view text)
@@ -176,6 +177,9 @@ class Parser {
     }
   }
   bool Peek(char c) const { return p_ < end_ && *p_ == c; }
+  const char* pos() const { return p_; }
+  const char* end() const { return end_; }
+  void set_pos(const char* p) { p_ = p; }
   bool AtEnd() const { return p_ >= end_; }
   absl::Status Expect(char c) {
     if (!Peek(c))
@@ -337,6 +341,12 @@ class Parser {
   const char* end_;
 };
 
+}  // namespace record_decoder_internal
+
+namespace {
+
+using record_decoder_internal::Parser;
+
 // Iterates over the members of an object: calls on_member(key) positioned at
 // each value, which must consume it.
 template <typename OnMember>
@@ -445,38 +455,54 @@ absl::Status DecodeMetadata(Parser& parser, std::string* scratch, Metadata* m) {
 
 }  // namespace
 
+char* RecordDecoder::Room(size_t n) {
+  if (arena_.size() < used_ + n) arena_.resize(used_ + n);
+  return arena_.data() + used_;
+}
+
+absl::Status RecordDecoder::DecodeBase64Value(Parser& parser, int index,
+                                              Slot* slot) {
+  const char* body = parser.pos() + 1;  // after the opening quote
+  const size_t max_bytes = static_cast<size_t>(parser.end() - body) / 4 * 3;
+  const char* after;
+  char* out = Room(max_bytes);
+  if (char* out_end =
+          DecodeQuotedCleanBase64(body, parser.end(), out, &after)) {
+    *slot = {used_, static_cast<size_t>(out_end - out)};
+    used_ += slot->size;
+    parser.set_pos(after);
+    return absl::OkStatus();
+  }
+  // Escapes, '\r\n', bad characters or padding: Go's exact rules.
+  absl::string_view text;
+  bool escaped;
+  absl::Status s = parser.String(&text, &escaped);
+  if (!s.ok()) return s;
+  if (escaped) {
+    Unescape(text, &scratch_);
+    text = scratch_;
+  }
+  decoded_.clear();
+  s = DecodeBase64(text, &decoded_);
+  if (!s.ok()) {
+    return FieldError(
+        index < 0 ? "RawIDM" : absl::StrCat("Attributes[", index, "]"), s);
+  }
+  std::memcpy(Room(decoded_.size()), decoded_.data(), decoded_.size());
+  *slot = {used_, decoded_.size()};
+  used_ += decoded_.size();
+  return absl::OkStatus();
+}
+
 absl::Status RecordDecoder::Decode(absl::string_view line, DecodedRecord* out) {
-  arena_.clear();
-  arena_.reserve(line.size());
   // Payloads are placed by offset and turned into views at the end, so the
-  // arena may grow freely meanwhile.
+  // arena may grow meanwhile.
+  used_ = 0;
   Slot raw_idm{kAbsent, 0};
   std::vector<Slot>& slots = slots_;
   slots.clear();
   out->timestamp = Timestamp::GoZero();
   out->has_metadata = false;
-
-  // Decodes a base64 string value into the arena.
-  auto base64 = [&](Parser& parser, absl::string_view field,
-                    Slot* slot) -> absl::Status {
-    bool escaped;
-    absl::string_view text;
-    absl::Status s = parser.String(&text, &escaped);
-    if (!s.ok()) return s;
-    const size_t begin = arena_.size();
-    if (escaped) {
-      Unescape(text, &scratch_);
-      text = scratch_;
-    } else if (DecodeCleanBase64(text, &arena_)) {
-      *slot = {begin, arena_.size() - begin};
-      return absl::OkStatus();
-    }
-    arena_.resize(begin);
-    s = DecodeBase64(text, &arena_);
-    if (!s.ok()) return FieldError(field, s);
-    *slot = {begin, arena_.size() - begin};
-    return absl::OkStatus();
-  };
 
   Parser parser(line);
   parser.SkipWs();
@@ -496,7 +522,7 @@ absl::Status RecordDecoder::Decode(absl::string_view line, DecodedRecord* out) {
       if (!parser.Peek('"')) {
         return absl::InvalidArgumentError("RawIDM is not a string");
       }
-      return base64(parser, "RawIDM", &raw_idm);
+      return DecodeBase64Value(parser, -1, &raw_idm);
     }
     if (absl::EqualsIgnoreCase(key, "Attributes")) {
       slots.clear();
@@ -514,8 +540,8 @@ absl::Status RecordDecoder::Decode(absl::string_view line, DecodedRecord* out) {
             return absl::InvalidArgumentError(absl::StrCat(
                 "Attributes[", slots.size(), "] is not a string or null"));
           }
-          absl::Status e = base64(
-              parser, absl::StrCat("Attributes[", slots.size(), "]"), &slot);
+          absl::Status e =
+              DecodeBase64Value(parser, static_cast<int>(slots.size()), &slot);
           if (!e.ok()) return e;
         }
         slots.push_back(slot);

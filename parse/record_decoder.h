@@ -28,6 +28,9 @@
 #include "parse/timestamp.h"
 
 namespace parse {
+namespace record_decoder_internal {
+class Parser;
+}  // namespace record_decoder_internal
 
 // One decoded line. Views point into the decoder that filled it and are
 // valid until its next Decode.
@@ -57,8 +60,17 @@ class RecordDecoder {
   struct Slot {
     size_t begin, size;
   };
+  // Room for `n` more bytes at arena_[used_].
+  char* Room(size_t n);
+  // Decodes the base64 string value at the parser into the arena; `index`
+  // names the attribute in errors, -1 for RawIDM.
+  absl::Status DecodeBase64Value(record_decoder_internal::Parser& parser,
+                                 int index, Slot* slot);
+
   std::string arena_;    // decoded payloads of the current line
+  size_t used_ = 0;      // bytes of arena_ in use
   std::string scratch_;  // unescaped strings
+  std::string decoded_;  // output of the exact (slow) base64 path
   std::vector<Slot> slots_;
   std::vector<absl::string_view> attributes_;
 };
