@@ -31,7 +31,7 @@ class ErrorLog {
     ++unlogged_;
     const auto now = std::chrono::steady_clock::now();
     if (logged_once_ && now - last_ < period_) return false;
-    std::fprintf(out_, "%s: %.*s (%llu errors since the last report)\n",
+    std::fprintf(out_, "%s: %.*s (errors since the last report: %llu)\n",
                  prefix_.c_str(), static_cast<int>(message.size()),
                  message.data(), static_cast<unsigned long long>(unlogged_));
     std::fflush(out_);

@@ -155,9 +155,8 @@ class ExactRecord {
   }
   void ResizeSlots(size_t n) { attributes_.resize(n); }
 
-  // Builds the view from fresh exact-size copies.
+  // Builds the view from fresh exact-size copies (valid while *this lives).
   RecordView View() {
-    blocks_.clear();
     RecordView view;
     view.raw_idm = Copy(idm_);
     view.attribute_slots = static_cast<int>(attributes_.size());
