@@ -10,17 +10,12 @@
 
 #include "eventsocket/server.h"
 #include "gtest/gtest.h"
+#include "tests/eventsocket_reader.h"
 #include "tests/testutil/paths.h"
 
 namespace {
 
-bool WaitForClients(const eventsocket::Server& server, uint64_t n) {
-  for (int i = 0; i < 5000; ++i) {
-    if (server.stats().clients_connected == n) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return false;
-}
+using testutil::WaitForClients;
 
 TEST(EventSocketClient, PrintsEventsAndReconnectsAfterServerRestart) {
   char dir_template[] = "/tmp/evclient_XXXXXX";
