@@ -1,0 +1,119 @@
+#include "collector/telemetry_observer.h"
+
+#include <sys/socket.h>
+
+#include <cstring>
+#include <string>
+
+#include "tcp/tcp_info.h"
+
+namespace collector {
+
+namespace {
+
+parse::Timestamp ToTimestamp(absl::Time t) {
+  return parse::Timestamp::FromUnixNanos(absl::ToUnixNanos(t));
+}
+
+// Reads a u64 field of the INET_DIAG_INFO payload; 0 if the kernel's
+// tcp_info is too short to hold it.
+uint64_t TcpInfoU64(const parse::RecordView& record, size_t offset) {
+  if (!record.Has(inetdiag::kInfo)) return 0;
+  const absl::string_view info = record.attributes[inetdiag::kInfo];
+  if (info.size() < offset + sizeof(uint64_t)) return 0;
+  uint64_t value;
+  std::memcpy(&value, info.data() + offset, sizeof(value));
+  return value;
+}
+
+}  // namespace
+
+TelemetryObserver::TelemetryObserver(metrics::Metrics* metrics,
+                                     eventsocket::Server* events,
+                                     const saver::Saver* saver)
+    : metrics_(metrics), events_(events), saver_(saver) {
+  // Resolved now so that the hot path never looks a label up.
+  for (int i = 0; i < kDumpIssueCount; ++i) {
+    const auto issue = static_cast<DumpIssue>(i);
+    if (issue == DumpIssue::kSignal) continue;  // retried; not an error
+    issue_errors_[i] = &metrics_->Error(DumpIssueName(issue));
+  }
+  unparsable_ = &metrics_->NetlinkSkipped("unparsable");
+  write_errors_ = &metrics_->Error("write");
+  const saver::Stats s = saver_->stats();
+  files_created_ = s.files_created;
+  write_errors_seen_ = s.write_errors;
+}
+
+void TelemetryObserver::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
+                                   const parse::RecordView& first) {
+  open_.insert(cookie);
+  metrics_->CountFlowOpen();
+  if (events_ != nullptr) {
+    events_->FlowCreated(timestamp, saver_->Uuid(cookie), first.Idm().id);
+  }
+}
+
+void TelemetryObserver::OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
+                                   const parse::RecordView& record,
+                                   parse::Change change) {
+  metrics_->CountSnapshots();
+  metrics_->rates().Update(
+      cookie, TcpInfoU64(record, offsetof(tcp::TcpInfo, bytes_sent)),
+      TcpInfoU64(record, offsetof(tcp::TcpInfo, bytes_received)));
+}
+
+void TelemetryObserver::OnFlowClose(uint64_t cookie,
+                                    parse::Timestamp timestamp) {
+  open_.erase(cookie);
+  metrics_->CountFlowClose();
+  metrics_->rates().Close(cookie);
+  if (events_ != nullptr) events_->FlowDeleted(timestamp, saver_->Uuid(cookie));
+}
+
+void TelemetryObserver::OnCycle(const CycleStats& stats) {
+  for (const DumpResult& dump : stats.dumps) {
+    const auto af = dump.family == AF_INET6 ? metrics::AddressFamily::kIpv6
+                                            : metrics::AddressFamily::kIpv4;
+    metrics_->ObserveSyscallTime(af, absl::ToDoubleSeconds(dump.elapsed));
+    metrics_->ObserveConnectionCount(af, static_cast<size_t>(dump.messages));
+    for (int i = 0; i < kDumpIssueCount; ++i) {
+      if (issue_errors_[i] != nullptr && dump.issues[i] > 0) {
+        issue_errors_[i]->Increment(static_cast<uint64_t>(dump.issues[i]));
+      }
+    }
+  }
+  if (stats.bad_messages > 0) {
+    unparsable_->Increment(static_cast<uint64_t>(stats.bad_messages));
+  }
+  metrics_->ObserveCacheCount(static_cast<size_t>(stats.connections));
+  if (stats.cycle > 1) {
+    metrics_->ObservePollingInterval(
+        absl::ToDoubleSeconds(stats.since_previous));
+  }
+  metrics_->rates().Tick(ToTimestamp(stats.start));
+
+  const saver::Stats s = saver_->stats();
+  if (s.files_created > files_created_) {
+    metrics_->CountNewFiles(s.files_created - files_created_);
+  }
+  if (s.write_errors > write_errors_seen_) {
+    write_errors_->Increment(s.write_errors - write_errors_seen_);
+  }
+  files_created_ = s.files_created;
+  write_errors_seen_ = s.write_errors;
+}
+
+size_t TelemetryObserver::CloseAllFlows(parse::Timestamp timestamp) {
+  const size_t n = open_.size();
+  for (uint64_t cookie : open_) {
+    metrics_->CountFlowClose();
+    if (events_ != nullptr) {
+      events_->FlowDeleted(timestamp, saver_->Uuid(cookie));
+    }
+  }
+  open_.clear();
+  return n;
+}
+
+}  // namespace collector
