@@ -4,8 +4,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 #include "parse/base64.h"
+#include "parse/record_decoder.h"
 
 namespace parse {
 namespace {
@@ -48,26 +48,6 @@ void AppendMetadataObject(const Metadata& m, std::string* out) {
   absl::StrAppend(out, ",\"Sequence\":", m.sequence, ",\"StartTime\":");
   AppendTimestampValue(m.start_time, out);
   out->push_back('}');
-}
-
-absl::Status DecodeBase64Field(const nlohmann::json& v, absl::string_view what,
-                               std::string* out) {
-  if (!v.is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is not a string"));
-  }
-  absl::Status s = DecodeBase64(v.get_ref<const std::string&>(), out);
-  if (!s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Timestamp> DecodeTime(const nlohmann::json& v,
-                                     absl::string_view what) {
-  if (!v.is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is not a string"));
-  }
-  return ParseRfc3339(v.get_ref<const std::string&>());
 }
 
 }  // namespace
@@ -144,70 +124,23 @@ void AppendRecordJson(const ArchivalRecord& record, std::string* out) {
 }
 
 absl::StatusOr<ArchivalRecord> DecodeRecordJson(absl::string_view line) {
-  nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr,
-                                           /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError("malformed JSON");
-  if (!j.is_object()) {
-    return absl::InvalidArgumentError("record is not a JSON object");
-  }
+  // One decoder serves csvtool's hot path and this owning form.
+  RecordDecoder decoder;
+  DecodedRecord decoded;
+  absl::Status s = decoder.Decode(line, &decoded);
+  if (!s.ok()) return s;
   ArchivalRecord record;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& key = it.key();
-    const nlohmann::json& v = it.value();
-    if (key == "Timestamp") {
-      if (v.is_null()) continue;
-      absl::StatusOr<Timestamp> t = DecodeTime(v, "Timestamp");
-      if (!t.ok()) return t.status();
-      record.timestamp = *t;
-    } else if (key == "RawIDM") {
-      if (v.is_null()) continue;
-      absl::Status s = DecodeBase64Field(v, "RawIDM", &record.raw_idm);
-      if (!s.ok()) return s;
-    } else if (key == "Attributes") {
-      if (v.is_null()) continue;
-      if (!v.is_array()) {
-        return absl::InvalidArgumentError("Attributes is not an array");
-      }
-      record.attributes.reserve(v.size());
-      for (size_t i = 0; i < v.size(); ++i) {
-        if (v[i].is_null()) {
-          record.attributes.emplace_back();
-          continue;
-        }
-        std::string bytes;
-        absl::Status s = DecodeBase64Field(
-            v[i], absl::StrCat("Attributes[", i, "]"), &bytes);
-        if (!s.ok()) return s;
-        record.attributes.emplace_back(std::move(bytes));
-      }
-    } else if (key == "Metadata") {
-      if (v.is_null()) continue;
-      if (!v.is_object()) {
-        return absl::InvalidArgumentError("Metadata is not an object");
-      }
-      Metadata m;
-      m.start_time = Timestamp::GoZero();
-      if (auto u = v.find("UUID"); u != v.end() && !u->is_null()) {
-        if (!u->is_string()) {
-          return absl::InvalidArgumentError("Metadata.UUID is not a string");
-        }
-        m.uuid = u->get<std::string>();
-      }
-      if (auto s = v.find("Sequence"); s != v.end() && !s->is_null()) {
-        if (!s->is_number_integer()) {
-          return absl::InvalidArgumentError(
-              "Metadata.Sequence is not an integer");
-        }
-        m.sequence = s->get<int64_t>();
-      }
-      if (auto st = v.find("StartTime"); st != v.end() && !st->is_null()) {
-        absl::StatusOr<Timestamp> t = DecodeTime(*st, "Metadata.StartTime");
-        if (!t.ok()) return t.status();
-        m.start_time = *t;
-      }
-      record.metadata = std::move(m);
+  record.timestamp = decoded.timestamp;
+  record.raw_idm = std::string(decoded.raw_idm);
+  record.attributes.reserve(decoded.attributes.size());
+  for (absl::string_view a : decoded.attributes) {
+    if (a.data() == nullptr) {
+      record.attributes.emplace_back();
+    } else {
+      record.attributes.emplace_back(std::string(a));
     }
   }
+  if (decoded.has_metadata) record.metadata = std::move(decoded.metadata);
   return record;
 }
 
