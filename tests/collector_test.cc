@@ -717,8 +717,12 @@ TEST(Collector, RunStopsWhenTheStopDescriptorIsReadableAndServesWatches) {
   int served = 0;
   observer.on_cycle = [&](const CycleStats& s) {
     const uint64_t one = 1;
-    if (s.cycle == 2) EXPECT_EQ(write(watched, &one, 8), 8);
-    if (s.cycle == 4) EXPECT_EQ(write(stop, &one, 8), 8);
+    if (s.cycle == 2) {
+      EXPECT_EQ(write(watched, &one, 8), 8);
+    }
+    if (s.cycle == 4) {
+      EXPECT_EQ(write(stop, &one, 8), 8);
+    }
   };
   CollectorOptions o;
   o.interval = absl::Milliseconds(5);

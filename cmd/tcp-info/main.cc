@@ -1,0 +1,82 @@
+// tcp-info: archives every TCP connection's changing state. Wiring only:
+// flags -> saver -> collector loop -> shutdown. See collector/ for the loop
+// and collector/flags.h for the flags.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collector/collector.h"
+#include "collector/flags.h"
+#include "collector/shutdown_signal.h"
+#include "saver/saver.h"
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "tcp-info: %s\n", message.c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<collector::Config> config = collector::ParseFlags(
+      args, [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        if (v == nullptr) return std::nullopt;
+        return std::string(v);
+      });
+  if (!config.ok())
+    return Fail(kUsageError, std::string(config.status().message()));
+  if (config->help) {
+    std::fputs(collector::Usage("tcp-info").c_str(), stdout);
+    return 0;
+  }
+  if (absl::Status s = collector::CheckOutputDirectory(config->output);
+      !s.ok()) {
+    return Fail(kUsageError, std::string(s.message()));
+  }
+  absl::StatusOr<std::string> prefix = collector::UuidPrefix(*config);
+  if (!prefix.ok())
+    return Fail(kUsageError, std::string(prefix.status().message()));
+
+  // Before the saver starts any thread, so that all of them block the
+  // signals and only the polling loop sees them.
+  absl::StatusOr<std::unique_ptr<collector::ShutdownSignal>> shutdown =
+      collector::ShutdownSignal::Install();
+  if (!shutdown.ok()) return Fail(1, std::string(shutdown.status().message()));
+
+  saver::Options saver_options;
+  saver_options.output_dir = config->output.empty() ? "." : config->output;
+  saver_options.uuid_prefix = *prefix;
+  absl::StatusOr<std::unique_ptr<saver::Saver>> saver =
+      saver::Saver::Create(saver_options);
+  if (!saver.ok())
+    return Fail(kUsageError, std::string(saver.status().message()));
+
+  collector::CollectorOptions options;
+  options.interval = config->interval;
+  options.reps = config->reps;
+  options.filter.include_local = config->include_local;
+  options.filter.exclude_srcports = config->exclude_srcports;
+  options.filter.exclude_dstips = config->exclude_dstips;
+  options.anonymize = config->anonymize;
+  absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
+      collector::Collector::Create(options, saver->get(), nullptr);
+  if (!collector.ok())
+    return Fail(1, std::string(collector.status().message()));
+
+  (*collector)->Run((*shutdown)->fd());
+  const int signal = (*shutdown)->Take();
+  (*saver)->CloseAll();
+  std::fprintf(stderr, "tcp-info: %s%s\n",
+               signal != 0 ? "stopped by signal; " : "",
+               (*collector)->SummaryLine().c_str());
+  return 0;
+}
