@@ -269,6 +269,38 @@ std::unique_ptr<parse::InputStream> OpenData(const std::string& data) {
   return *std::move(input);
 }
 
+TEST(ArchiveReader, TakesLinesAsGoScannerDoes) {
+  const std::vector<std::string> lines =
+      RealLines("ndt-jdczh_1553815964_00000000000003E8.00183.jsonl.zst");
+  // CRLF, an empty line (skipped, but counted), no final newline.
+  parse::ArchiveReader reader(
+      OpenData(lines[0] + "\r\n\n" + lines[1] + "\n" + lines[2]));
+  parse::DecodedRecord record;
+  std::vector<int64_t> numbers;
+  while (true) {
+    absl::StatusOr<bool> got = reader.Next(&record);
+    ASSERT_TRUE(got.ok()) << got.status();
+    if (!*got) break;
+    numbers.push_back(reader.line_number());
+  }
+  EXPECT_EQ(numbers, (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_FALSE(record.has_metadata);
+  EXPECT_EQ(reader.bytes_read(),
+            lines[0].size() + lines[1].size() + lines[2].size() + 4);
+}
+
+TEST(ArchiveReader, RefusesLinesLongerThanItsBuffer) {
+  // Memory stays bounded: a line past the limit is an error, not a bigger
+  // buffer.
+  const std::string line =
+      "{\"x\":\"" + std::string(parse::kMaxArchiveLineBytes, 'a') + "\"}\n";
+  parse::ArchiveReader reader(OpenData(line));
+  parse::DecodedRecord record;
+  absl::StatusOr<bool> got = reader.Next(&record);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().message(), "line 1: line longer than 16777216 bytes");
+}
+
 TEST(Robustness, MutatedZstdArchivesOnlyEverFailCleanly) {
   const std::string compressed = testutil::ReadFileOrDie(
       testutil::TestDataDir() +
