@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "parse/archival_record.h"
 #include "parse/archive_reader.h"
 #include "parse/base64.h"
@@ -189,15 +190,21 @@ TEST(RecordDecoder, FastBase64AgreesWithTheExactDecoder) {
   }
 }
 
-// Feeds every output path a decoded record, as csvtool does.
+// Feeds every output path a decoded record, as csvtool does; the JSON line
+// must be valid JSON (and UTF-8) whatever the input bytes.
 void ConvertOne(const parse::DecodedRecord& record, std::string* sink) {
   parse::Snapshot snapshot;
-  if (parse::DecodeSnapshot(record.timestamp, record.raw_idm, record.attributes,
-                            record.has_metadata, &snapshot)
-          .ok()) {
-    parse::AppendCsvRow(snapshot, sink);
-    parse::AppendSnapshotJsonLine(snapshot, &record.metadata, sink);
+  if (!parse::DecodeSnapshot(record.timestamp, record.raw_idm,
+                             record.attributes, record.has_metadata, &snapshot)
+           .ok()) {
+    return;
   }
+  parse::AppendCsvRow(snapshot, sink);
+  std::string json;
+  parse::AppendSnapshotJsonLine(snapshot, &record.metadata, &json);
+  EXPECT_FALSE(nlohmann::json::parse(json, nullptr, false).is_discarded())
+      << json;
+  sink->append(json);
 }
 
 std::string Mutate(std::string s, std::mt19937* rng) {

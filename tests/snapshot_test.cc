@@ -17,6 +17,7 @@
 #include "parse/field_format.h"
 #include "parse/input_stream.h"
 #include "parse/raw_reader.h"
+#include "parse/snapshot_json.h"
 #include "tests/testutil/paths.h"
 
 namespace {
@@ -374,6 +375,25 @@ TEST(CsvWriter, CongestionNamesAreQuotedInRows) {
   std::string row;
   parse::AppendCsvRow(Decode(r), &row);
   EXPECT_THAT(row, ::testing::HasSubstr(",20113628,\"a,b\",128,"));
+}
+
+TEST(SnapshotJson, EscapesStringsAndOmitsAbsentAttributes) {
+  OwnedRecord r = ReadRawDump()[0];
+  r.Set(inetdiag::kCong, std::string("a\"b\x01\xff\xc3\xa9\0", 8));
+  r.Set(inetdiag::kTClass, "");
+  r.present[inetdiag::kTos] = false;
+  std::string line;
+  parse::AppendSnapshotJsonLine(Decode(r), nullptr, &line);
+  EXPECT_THAT(line,
+              ::testing::HasSubstr(
+                  "\"CongestionAlgorithm\":\"a\\\"b\\u0001\\ufffd\xc3\xa9\","
+                  "\"TClass\":0,\"Shutdown\":0,\"TCP\":{\"State\":1,"));
+  EXPECT_THAT(line, ::testing::Not(::testing::HasSubstr("\"TOS\"")));
+  EXPECT_THAT(line, ::testing::HasSubstr("\"NotFullyParsed\":32,"));
+  // A 168-byte tcp_info ends with DeliveryRate (offsets 160-167).
+  EXPECT_THAT(line, ::testing::HasSubstr("\"DeliveryRate\":"));
+  EXPECT_THAT(line, ::testing::Not(::testing::HasSubstr("\"BusyTime\"")));
+  EXPECT_EQ(line.back(), '\n');
 }
 
 }  // namespace
