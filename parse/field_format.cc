@@ -38,8 +38,29 @@ char* FormatUint(uint64_t v, char* p) {
     *p = static_cast<char>('0' + v);
     return p + 1;
   }
-  int digits = 2;
-  for (uint64_t bound = 100; digits < 20 && v >= bound; bound *= 10) ++digits;
+  static constexpr uint64_t kPow10[] = {1,
+                                        10,
+                                        100,
+                                        1000,
+                                        10000,
+                                        100000,
+                                        1000000,
+                                        10000000,
+                                        100000000,
+                                        1000000000,
+                                        10000000000,
+                                        100000000000,
+                                        1000000000000,
+                                        10000000000000,
+                                        100000000000000,
+                                        1000000000000000,
+                                        10000000000000000,
+                                        100000000000000000,
+                                        1000000000000000000,
+                                        10000000000000000000u};
+  // Number of digits: about log10 from the bit length, then corrected.
+  int digits = (64 - __builtin_clzll(v)) * 1233 >> 12;
+  digits += v >= kPow10[digits];
   char* q = p + digits;
   while (v >= 100) {
     const unsigned pair = static_cast<unsigned>(v % 100);
