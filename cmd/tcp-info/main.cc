@@ -11,11 +11,19 @@
 #include "collector/collector.h"
 #include "collector/flags.h"
 #include "collector/shutdown_signal.h"
+#include "collector/telemetry_observer.h"
+#include "eventsocket/server.h"
+#include "metrics/http_server.h"
+#include "metrics/metrics.h"
+#include "metrics/process_metrics.h"
+#include "parse/timestamp.h"
 #include "saver/saver.h"
 
 namespace {
 
 constexpr int kUsageError = 2;
+// Labels tcpinfo_build_info.
+constexpr char kVersion[] = "0.1.0-dev";
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "tcp-info: %s\n", message.c_str());
@@ -60,6 +68,30 @@ int main(int argc, char** argv) {
   if (!saver.ok())
     return Fail(kUsageError, std::string(saver.status().message()));
 
+  // Metrics and the event socket; like the saver's, their threads start
+  // after the signal mask is set. An empty address or path turns one off.
+  metrics::Metrics metrics(kVersion);
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  if (!config->prometheus_listen_address.empty()) {
+    absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
+        metrics::MetricsServer::Start(
+            config->prometheus_listen_address,
+            {metrics.collectable(),
+             std::make_shared<metrics::ProcessCollector>()});
+    if (!server.ok())
+      return Fail(kUsageError, std::string(server.status().message()));
+    metrics_server = *std::move(server);
+  }
+  std::unique_ptr<eventsocket::Server> events;
+  if (!config->eventsocket.empty()) {
+    absl::StatusOr<std::unique_ptr<eventsocket::Server>> server =
+        eventsocket::Server::Start({.path = config->eventsocket});
+    if (!server.ok())
+      return Fail(kUsageError, std::string(server.status().message()));
+    events = *std::move(server);
+  }
+  collector::TelemetryObserver telemetry(&metrics, events.get(), saver->get());
+
   collector::CollectorOptions options;
   options.interval = config->interval;
   options.reps = config->reps;
@@ -68,13 +100,17 @@ int main(int argc, char** argv) {
   options.filter.exclude_dstips = config->exclude_dstips;
   options.anonymize = config->anonymize;
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
-      collector::Collector::Create(options, saver->get(), nullptr);
+      collector::Collector::Create(options, saver->get(), &telemetry);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
 
   (*collector)->Run((*shutdown)->fd());
   const int signal = (*shutdown)->Take();
   (*saver)->CloseAll();
+  // Every flow still open ends with the daemon: a close event for each,
+  // delivered before the event socket closes.
+  telemetry.CloseAllFlows(parse::Timestamp::Now());
+  if (events) events->Stop(absl::Seconds(2));
   std::fprintf(stderr, "tcp-info: %s%s\n",
                signal != 0 ? "stopped by signal; " : "",
                (*collector)->SummaryLine().c_str());
