@@ -1,0 +1,311 @@
+// End to end, as root: build/bin/tcp-info runs in a connfarm client
+// namespace with -tcpinfo.eventsocket and -prometheusx.listen-address. The
+// test makes a connection of its own and checks its Open then Close events
+// (uuid, addresses, cookie), scrapes /metrics from inside the namespace
+// while connfarm churns connections with a client attached that never
+// reads, and checks the counters against the events seen.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/eventsocket_reader.h"
+#include "tests/metrics_scrape.h"
+#include "tests/testutil/paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kMetricsPort = 19990;  // inside the namespace: always free
+constexpr uint16_t kServerPort = 18555;
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process running `argv`, output appended to `log`; killed (after
+// SIGTERM) when destroyed if still running.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::string& log) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> args;
+      for (const std::string& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+      }
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Child() {
+    if (pid_ <= 0) return;
+    Stop(SIGTERM, absl::Seconds(10));
+    if (pid_ > 0) Stop(SIGKILL, absl::Seconds(10));
+  }
+  // Signals the child and waits up to `timeout`; its wait status or -1.
+  int Stop(int signal, absl::Duration timeout) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, signal);
+    return Wait(timeout);
+  }
+  int Wait(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    int status = 0;
+    while (pid_ > 0 && absl::Now() < deadline) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return -1;
+  }
+  bool running() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+int RunConnfarm(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv = {testutil::ConnfarmPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Child c(argv, log);
+  const int status = c.Wait(absl::Seconds(60));
+  return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Runs `fn` on a thread inside network namespace `ns` (a /var/run/netns
+// name): sockets it creates belong there.
+void InNamespace(const std::string& ns, const std::function<void()>& fn) {
+  std::thread t([&] {
+    const int fd = open(("/var/run/netns/" + ns).c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0) << ns;
+    ASSERT_EQ(setns(fd, CLONE_NEWNET), 0) << std::strerror(errno);
+    close(fd);
+    fn();
+  });
+  t.join();
+}
+
+double Value(const std::map<std::string, testutil::ScrapedFamily>& families,
+             const std::string& family, const std::string& sample) {
+  if (!families.count(family)) return -1;
+  const auto& samples = families.at(family).samples;
+  return samples.count(sample) ? samples.at(sample) : -1;
+}
+
+// Counts the events of `lines` by type.
+void CountEvents(const std::vector<std::string>& lines, int* opens,
+                 int* closes) {
+  *opens = *closes = 0;
+  for (const std::string& line : lines) {
+    if (line.rfind("{\"Event\":0,", 0) == 0) ++*opens;
+    if (line.rfind("{\"Event\":1,", 0) == 0) ++*closes;
+  }
+}
+
+TEST(EventSocketIntegration, OwnConnectionOpenCloseAndMetricsFromLiveDaemon) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+  const std::string dir = absl::StrCat("/tmp/es_it_", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/out");
+  const std::string prefix = absl::StrCat("esit", getpid());
+  std::ofstream(dir + "/prefix") << prefix << "\n";
+  const std::string name = absl::StrCat("e", getpid() % 100000);
+  const std::string farm_log = dir + "/farm.log";
+  struct FarmGuard {
+    std::string name, log;
+    ~FarmGuard() { RunConnfarm({"down", "--name", name, "--force"}, log); }
+  } guard{name, farm_log};
+  ASSERT_EQ(RunConnfarm({"up", "--name", name}, farm_log), 0)
+      << ReadText(farm_log);
+
+  const std::string socket_path = dir + "/events.sock";
+  const std::string daemon_log = dir + "/tcp-info.log";
+  Child daemon(
+      {testutil::ConnfarmPath(), "exec", "--name", name, "--",
+       testutil::BinaryPath("tcp-info"), "-output=" + dir + "/out",
+       "-uuid-prefix-file=" + dir + "/prefix",
+       "-tcpinfo.eventsocket=" + socket_path,
+       absl::StrCat("-prometheusx.listen-address=localhost:", kMetricsPort)},
+      daemon_log);
+  auto scrape = [&] {
+    return testutil::ParseExposition(testutil::HttpGet(
+        "127.0.0.1", kMetricsPort, "/metrics", name + "-cli"));
+  };
+  std::map<std::string, testutil::ScrapedFamily> metrics;
+  for (int i = 0; i < 200 && metrics.empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    metrics = scrape();
+  }
+  ASSERT_FALSE(metrics.empty()) << ReadText(daemon_log);
+  struct stat st;
+  ASSERT_EQ(stat(socket_path.c_str(), &st), 0) << ReadText(daemon_log);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+
+  testutil::ReadingClient reader(socket_path);
+  const int stalled = testutil::ConnectUnix(socket_path);  // never reads
+  ASSERT_GE(stalled, 0);
+
+  // The test's own connection: 10.77.0.2 -> 10.77.0.1:kServerPort.
+  int listener = -1, client = -1;
+  InNamespace(name + "-srv", [&] {
+    listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(kServerPort);
+    inet_pton(AF_INET, "10.77.0.1", &a.sin_addr);
+    ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(listen(listener, 4), 0);
+  });
+  InNamespace(name + "-cli", [&] {
+    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(kServerPort);
+    inet_pton(AF_INET, "10.77.0.1", &a.sin_addr);
+    ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0)
+        << std::strerror(errno);
+  });
+  const int server = accept(listener, nullptr, nullptr);
+  ASSERT_GE(server, 0);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  ASSERT_EQ(getsockopt(client, SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+  sockaddr_in local{};
+  len = sizeof(local);
+  getsockname(client, reinterpret_cast<sockaddr*>(&local), &len);
+  const std::string data(100000, 'x');
+  ASSERT_EQ(send(client, data.data(), data.size(), 0),
+            static_cast<ssize_t>(data.size()));
+  const std::string uuid = absl::StrFormat("%s_%016X", prefix, cookie);
+  const std::string open_prefix = absl::StrCat("{\"Event\":0,\"Timestamp\":\"");
+  const std::string open_id = absl::StrCat(
+      "\",\"UUID\":\"", uuid, "\",\"ID\":{\"SPort\":", ntohs(local.sin_port),
+      ",\"DPort\":", kServerPort,
+      ",\"SrcIP\":\"10.77.0.2\",\"DstIP\":\"10.77.0.1\",\"Interface\":0,"
+      "\"Cookie\":",
+      static_cast<int64_t>(cookie), "}}\n");
+  auto find_line = [&reader](const std::string& needle) {
+    for (int i = 0; i < 500; ++i) {
+      const auto lines = reader.lines();
+      for (size_t j = 0; j < lines.size(); ++j) {
+        if (lines[j].find(needle) != std::string::npos) return int(j);
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return -1;
+  };
+  const int open_index = find_line(open_id);
+  ASSERT_GE(open_index, 0) << ReadText(daemon_log);
+  EXPECT_EQ(reader.lines()[open_index].rfind(open_prefix, 0), 0u);
+
+  // Churn hundreds of connections with the stalled client attached; the
+  // polling rate (10 ms interval) must hold.
+  Child farm({testutil::ConnfarmPath(), "run", "--name", name, "--conns", "200",
+              "--active", "20", "--churn", "100", "--duration", "6",
+              "--ready-file", dir + "/ready"},
+             farm_log);
+  for (int i = 0; i < 300 && !fs::exists(dir + "/ready"); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(dir + "/ready")) << ReadText(farm_log);
+  const auto before = scrape();
+  const absl::Time t0 = absl::Now();
+  absl::SleepFor(absl::Seconds(3));
+  const auto during = scrape();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+  const std::string cycles = "tcpinfo_polling_interval_histogram_count";
+  const double rate =
+      (Value(during, "tcpinfo_polling_interval_histogram", cycles) -
+       Value(before, "tcpinfo_polling_interval_histogram", cycles)) /
+      seconds;
+  std::printf("polling cycles per second with a stalled client: %.1f\n", rate);
+  EXPECT_GT(rate, 70);  // nominal 100
+  EXPECT_GT(Value(during, "tcpinfo_snapshot_total", "tcpinfo_snapshot_total"),
+            Value(before, "tcpinfo_snapshot_total", "tcpinfo_snapshot_total"));
+  EXPECT_GT(Value(during, "tcpinfo_new_file_total", "tcpinfo_new_file_total"),
+            Value(before, "tcpinfo_new_file_total", "tcpinfo_new_file_total"));
+  EXPECT_GT(Value(during, "tcpinfo_connection_count_histogram",
+                  "tcpinfo_connection_count_histogram_sum{af=\"ipv4\"}"),
+            Value(before, "tcpinfo_connection_count_histogram",
+                  "tcpinfo_connection_count_histogram_sum{af=\"ipv4\"}"));
+  const int farm_status = farm.Wait(absl::Seconds(30));
+  EXPECT_TRUE(farm_status >= 0 && WIFEXITED(farm_status) &&
+              WEXITSTATUS(farm_status) == 0)
+      << ReadText(farm_log);
+
+  // Our connection ends: its Close follows its Open.
+  close(client);
+  close(server);
+  close(listener);
+  const int own_close =
+      find_line(absl::StrCat("\",\"UUID\":\"", uuid, "\",\"ID\":null}\n"));
+  ASSERT_GE(own_close, 0) << ReadText(daemon_log);
+  EXPECT_GT(own_close, open_index);
+
+  // Quiet now (the farm's connections are closed): the flow event counters
+  // equal the events the reader got.
+  absl::SleepFor(absl::Milliseconds(500));
+  const auto after = scrape();
+  int opens, closes;
+  CountEvents(reader.lines(), &opens, &closes);
+  EXPECT_GT(opens, 200);
+  EXPECT_EQ(Value(after, "tcpinfo_flow_events_total",
+                  "tcpinfo_flow_events_total{event=\"open\"}"),
+            opens);
+  EXPECT_EQ(Value(after, "tcpinfo_flow_events_total",
+                  "tcpinfo_flow_events_total{event=\"close\"}"),
+            closes);
+  EXPECT_GE(Value(after, "tcpinfo_snapshot_total", "tcpinfo_snapshot_total"),
+            opens);
+
+  // Shutdown sends a close for every flow still open, then ends the stream.
+  const int status = daemon.Stop(SIGTERM, absl::Seconds(20));
+  EXPECT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << ReadText(daemon_log);
+  EXPECT_TRUE(reader.WaitForEof());
+  CountEvents(reader.lines(), &opens, &closes);
+  EXPECT_EQ(opens, closes);
+  EXPECT_FALSE(fs::exists(socket_path));
+  // The event's uuid names the connection's archive.
+  bool archived = false;
+  for (const auto& e : fs::recursive_directory_iterator(dir + "/out")) {
+    archived |= e.path().filename() == uuid + ".00000.jsonl.zst";
+  }
+  EXPECT_TRUE(archived);
+  close(stalled);
+  fs::remove_all(dir);
+}
+
+}  // namespace
