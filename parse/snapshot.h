@@ -12,8 +12,9 @@
 //    (and, as uint8 wraps, 257..288); type 0 and types 33..256 set none.
 //  - NotFullyParsed has the same bit when the reference's parser says "not
 //    ok": a struct attribute longer than the reference's Go struct
-//    (tcp_info > 232 bytes, i.e. any kernel newer than ~5.4; bbr > 24; mem,
-//    vegas, dctcp > 16; skmeminfo > 36), a one-byte attribute (tos, tclass,
+//    (tcp_info > 232 bytes, i.e. kernels from 6.2 on, which added
+//    tcpi_rcv_wnd; bbr > 24; mem, vegas, dctcp > 16; skmeminfo > 36), a
+//    one-byte attribute (tos, tclass,
 //    shutdown, protocol, class id) that is empty, a mark that is not exactly
 //    4 bytes, an empty congestion name, and every type the reference does
 //    not decode (0, 11-14, 18 and above). A *shorter* struct attribute is
