@@ -4,7 +4,11 @@
 // doing nothing with the replies but walking them. Everything tcp-info does
 // on top is measured against this.
 //
-//   BM_DumpFloor       bare libmnl: sendto, recvfrom (64 KiB), mnl_cb_run
+//   BM_DumpFloor       bare libmnl: sendto, recvfrom (64 KiB), mnl_cb_run,
+//                      cycles back to back (warm caches: a lower bound)
+//   BM_DumpFloor/10    the same, sleeping 10 ms between cycles as the daemon
+//                      does at its default -interval (caches as cold as the
+//                      daemon's: the fair floor to compare it with)
 //   BM_DumpSocket      collector::DumpSocket with a handler that only counts
 //
 // Run it where the connections are, e.g.
@@ -21,6 +25,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "collector/dump_socket.h"
 #include "inetdiag/inet_diag.h"
@@ -67,7 +72,10 @@ void BM_DumpFloor(benchmark::State& state) {
   char* data = reinterpret_cast<char*>(buffer.get());
   uint32_t sequence = 0;
   int64_t sockets = 0;
+  const absl::Duration pause = absl::Milliseconds(state.range(0));
   for (auto _ : state) {
+    // Sleeping costs no CPU, so it does not count in the process CPU time.
+    if (pause > absl::ZeroDuration()) absl::SleepFor(pause);
     for (uint8_t family : {inetdiag::kAfInet6, inetdiag::kAfInet}) {
       const int64_t n = BareDump(nl, data, family, ++sequence);
       if (n < 0) {
@@ -84,7 +92,8 @@ void BM_DumpFloor(benchmark::State& state) {
       static_cast<double>(sockets),
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_DumpFloor)->MeasureProcessCPUTime();
+BENCHMARK(BM_DumpFloor)->Arg(0)->MeasureProcessCPUTime();
+BENCHMARK(BM_DumpFloor)->Arg(10)->Iterations(500)->MeasureProcessCPUTime();
 
 void BM_DumpSocket(benchmark::State& state) {
   absl::StatusOr<std::unique_ptr<collector::DumpSocket>> socket =
