@@ -186,7 +186,9 @@ TEST(RecordDecoder, FastBase64AgreesWithTheExactDecoder) {
         decoder.Decode("{\"Attributes\":[\"" + text + "\"]}", &r);
     if (text.find('\\') != std::string::npos) continue;  // a JSON escape
     ASSERT_EQ(s.ok(), valid) << text << " " << s;
-    if (valid) EXPECT_EQ(r.attributes[0], expected) << text;
+    if (valid) {
+      EXPECT_EQ(r.attributes[0], expected) << text;
+    }
   }
 }
 
