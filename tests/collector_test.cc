@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "collector/anonymizer.h"
 #include "collector/dump_socket.h"
@@ -737,6 +738,37 @@ TEST(Collector, RunStopsWhenTheStopDescriptorIsReadableAndServesWatches) {
   EXPECT_EQ(served, 1);
   close(stop);
   close(watched);
+}
+
+}  // namespace
+}  // namespace collector
+
+namespace collector {
+namespace {
+
+TEST(Collector, RunLogsAOneLineSummaryEverySummaryInterval) {
+  ScriptedSource::Script script;
+  script.inet = {
+      MakeMessage(MakeMsg("10.77.0.2", 40001, "10.77.0.1", 17000, 31), 280, 1)};
+  RecordingSaver saver;
+  CollectorOptions o;
+  o.interval = absl::Milliseconds(20);
+  o.reps = 6;
+  o.summary_interval = absl::Milliseconds(50);
+  auto c = Collector::CreateWithSource(
+      o, std::make_unique<ScriptedSource>(&script), &saver, nullptr);
+  ::testing::internal::CaptureStderr();
+  c->Run(-1);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  const std::vector<std::string> lines =
+      absl::StrSplit(err, '\n', absl::SkipEmpty());
+  EXPECT_GE(lines.size(), 1u);
+  EXPECT_LE(lines.size(), 3u);  // 120 ms of cycles, one line per 50 ms
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, ::testing::StartsWith(
+                          "tcp-info: summary connections=1 records_written=1 "
+                          "changes=1 files_open=0"));
+  }
 }
 
 }  // namespace
