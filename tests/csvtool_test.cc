@@ -52,7 +52,7 @@ class TempDir {
   }
   ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
   std::string File(const std::string& name, const std::string& contents) {
-    const std::string path = path_ + "/" + name;
+    std::string path = path_ + "/" + name;
     std::ofstream(path, std::ios::binary) << contents;
     return path;
   }
@@ -117,7 +117,7 @@ std::string CompressPerLine(const std::vector<std::string>& lines,
 }
 
 TEST(Csvtool, MatchesGoldenCsvByFileArgument) {
-  for (const std::string name :
+  for (const std::string& name :
        {std::string(kGoldenFile), std::string("archiveRecords")}) {
     const Result r = RunCsvtool(MlabPath(name + ".jsonl.zst"));
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
@@ -129,7 +129,7 @@ TEST(Csvtool, MatchesGoldenCsvByFileArgument) {
 
 TEST(Csvtool, MatchesGoldenCsvFromStdinCompressedAndPlain) {
   TempDir dir;
-  for (const std::string name :
+  for (const std::string& name :
        {std::string(kGoldenFile), std::string("archiveRecords")}) {
     const std::string golden = testutil::ReadFileOrDie(GoldenPath(name));
     // zstd on stdin, recognised by content.
@@ -232,7 +232,7 @@ TEST(Csvtool, HelpPrintsUsageAndSucceeds) {
 }
 
 TEST(Csvtool, UsageErrorsExitTwo) {
-  for (const std::string args :
+  for (const std::string& args :
        {std::string("a.jsonl b.jsonl"), std::string("-bogus"),
         std::string("-format xml x"), std::string("-input")}) {
     const Result r = RunCsvtool(args);
