@@ -52,10 +52,16 @@ parse::Change Cache::Observe(const parse::RecordView& record) {
     entry.Store(record);
     return parse::Change::kNew;
   }
+  if (UnchangedSincePacked(entry.packed(), record)) {
+    return parse::Change::kNone;
+  }
+  // Changed: find out why, and keep the new snapshot.
   const parse::Change change = parse::Compare(Unpack(entry.packed()), record);
   if (change != parse::Change::kNone) entry.Store(record);
   return change;
 }
+
+void Cache::Prefetch(uint64_t cookie) const { rep_->entries.prefetch(cookie); }
 
 size_t Cache::EndCycle(absl::FunctionRef<void(uint64_t cookie)> closed) {
   size_t count = 0;

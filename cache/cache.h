@@ -35,6 +35,11 @@ class Cache {
   // REQUIRES: record.raw_idm is a whole inet_diag_msg.
   parse::Change Observe(const parse::RecordView& record);
 
+  // A hint, for the message after the one being observed: starts loading
+  // the map slot of `cookie` into the CPU cache so that its Observe() waits
+  // less on memory. No effect on the contents.
+  void Prefetch(uint64_t cookie) const;
+
   // Ends a complete dump: calls `closed(cookie)` for every connection not
   // observed since the previous EndCycle (it is gone from the kernel's
   // table) and forgets it. Returns the number closed.

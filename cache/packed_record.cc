@@ -1,7 +1,10 @@
 #include "cache/packed_record.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "tcp/tcp_info.h"
 
 namespace cache {
 namespace {
@@ -68,6 +71,66 @@ parse::RecordView Unpack(absl::string_view packed) {
     off += size;
   }
   return view;
+}
+
+bool UnchangedSincePacked(absl::string_view packed,
+                          const parse::RecordView& current) {
+  // The same rules as parse::Compare, decided only as changed / unchanged:
+  // equal state, INFO on both sides with equal bytes where they matter, and
+  // every other attribute present on both sides with equal bytes or absent
+  // on both.
+  constexpr size_t kState = offsetof(inetdiag::Msg, state);
+  constexpr size_t kLastDataSent = offsetof(tcp::TcpInfo, last_data_sent);
+  constexpr size_t kPmtu = offsetof(tcp::TcpInfo, pmtu);
+  constexpr size_t kBusyTime = offsetof(tcp::TcpInfo, busy_time);
+  auto range = [](absl::string_view b, size_t begin, size_t end) {
+    return b.size() <= begin ? absl::string_view()
+                             : b.substr(begin, end - begin);
+  };
+
+  if (packed.size() < kHeaderSize) return false;
+  const size_t idm_size = GetU32(packed.data());
+  const int slots = static_cast<unsigned char>(packed[4]);
+  if (slots != current.attribute_slots ||
+      idm_size > packed.size() - kHeaderSize) {
+    return false;
+  }
+  const absl::string_view idm = packed.substr(kHeaderSize, idm_size);
+  const bool had_state = idm.size() > kState;
+  if (had_state != (current.raw_idm.size() > kState) ||
+      (had_state && idm[kState] != current.raw_idm[kState])) {
+    return false;
+  }
+  bool info_seen = false;
+  int next = 0;  // types below `next` are checked
+  size_t off = kHeaderSize + idm_size;
+  while (packed.size() - off >= kAttributeHeader) {
+    const int type = static_cast<unsigned char>(packed[off]);
+    const size_t size = GetU32(packed.data() + off + 1);
+    off += kAttributeHeader;
+    if (size > packed.size() - off || type >= slots) return false;
+    const absl::string_view was = packed.substr(off, size);
+    off += size;
+    for (; next < type; ++next) {
+      if (current.attributes[next].data() != nullptr) return false;
+    }
+    next = type + 1;
+    const absl::string_view is = current.attributes[type];
+    if (is.data() == nullptr) return false;
+    if (type == inetdiag::kInfo) {
+      if (range(was, kPmtu, kBusyTime) != range(is, kPmtu, kBusyTime) ||
+          range(was, 0, kLastDataSent) != range(is, 0, kLastDataSent)) {
+        return false;
+      }
+      info_seen = true;
+    } else if (was != is) {
+      return false;
+    }
+  }
+  for (; next < slots; ++next) {
+    if (current.attributes[next].data() != nullptr) return false;
+  }
+  return info_seen;
 }
 
 }  // namespace cache

@@ -104,6 +104,63 @@ TEST(PackedRecord, KeepsEmptyAttributesPresentAndNeverReadsPastTheEnd) {
   }
 }
 
+// The one-pass fast path agrees with parse::Compare on real consecutive
+// snapshots and on every single-byte, presence and length mutation of one.
+TEST(PackedRecord, UnchangedSincePackedAgreesWithCompare) {
+  const auto& records = LongConnection();
+  int unchanged = 0, checked = 0;
+  auto check = [&](const ArchivalRecord& a, const ArchivalRecord& b) {
+    const std::string packed = Packed(a.View());
+    const bool fast = cache::UnchangedSincePacked(packed, b.View());
+    const parse::Change full = parse::Compare(a.View(), b.View());
+    ASSERT_EQ(fast, full == Change::kNone) << parse::ChangeName(full);
+    unchanged += fast;
+    ++checked;
+  };
+  for (size_t i = 0; i + 2 < records.size(); ++i) {
+    check(records[i], records[i + 1]);
+    check(records[i], records[i + 2]);
+    check(records[i], records[i]);
+  }
+  const ArchivalRecord& base = records[100];
+  for (size_t i = 0; i < base.raw_idm.size(); ++i) {
+    ArchivalRecord m = base;
+    m.raw_idm[i] ^= 1;
+    check(base, m);
+  }
+  for (size_t t = 0; t < base.attributes.size(); ++t) {
+    if (!base.attributes[t].has_value()) {
+      ArchivalRecord m = base;
+      m.attributes[t] = std::string("x");
+      check(base, m);
+      continue;
+    }
+    for (size_t i = 0; i < base.attributes[t]->size(); ++i) {
+      ArchivalRecord m = base;
+      (*m.attributes[t])[i] ^= 1;
+      check(base, m);
+    }
+    for (size_t size : {size_t{0}, size_t{1}, base.attributes[t]->size() + 8}) {
+      ArchivalRecord m = base;
+      m.attributes[t]->resize(size);
+      check(base, m);
+      check(m, base);
+    }
+    ArchivalRecord m = base;
+    m.attributes[t].reset();
+    check(base, m);
+    check(m, base);
+  }
+  ArchivalRecord longer = base;
+  longer.attributes.resize(base.attributes.size() + 2);
+  check(base, longer);
+  longer.attributes.back() = std::string("y");
+  check(base, longer);
+  check(longer, base);
+  EXPECT_GT(checked, 3000);
+  EXPECT_GT(unchanged, 900);  // the identical pairs and ignored fields
+}
+
 TEST(Cache, NewThenUnchangedThenChanged) {
   cache::Cache cache;
   const auto& records = LongConnection();
