@@ -13,12 +13,12 @@
 //                         dump order, then EndCycle (nothing closed)
 //   BM_MemoryPerConnection/N  heap (live) and resident bytes per connection
 //                         of a Cache holding N 6.18-sized snapshots
-#include <malloc.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "bench/memory.h"
 #include "bench/mlab_records.h"
 #include "benchmark/benchmark.h"
 #include "cache/cache.h"
@@ -156,32 +156,17 @@ void BM_CycleUnchangedPrefetch(benchmark::State& state) {
 }
 BENCHMARK(BM_CycleUnchangedPrefetch)->Arg(15000)->Unit(benchmark::kMicrosecond);
 
-// Live heap bytes, small and mmapped blocks.
-size_t HeapBytes() {
-  const struct mallinfo2 m = mallinfo2();
-  return m.uordblks + m.hblkhd;
-}
-
-long ResidentBytes() {
-  long pages = 0, resident = 0;
-  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
 void BM_MemoryPerConnection(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const Connections conns(n);
   double rss = 0, heap = 0;
   for (auto _ : state) {
-    const long rss_before = ResidentBytes();
-    const size_t heap_before = HeapBytes();
+    const long rss_before = bench::ResidentBytes();
+    const size_t heap_before = bench::HeapBytes();
     auto cache = std::make_unique<cache::Cache>();
     for (const auto& v : conns.a_views) cache->Observe(v);
-    rss = static_cast<double>(ResidentBytes() - rss_before) / n;
-    heap = (static_cast<double>(HeapBytes()) - heap_before) / n;
+    rss = static_cast<double>(bench::ResidentBytes() - rss_before) / n;
+    heap = (static_cast<double>(bench::HeapBytes()) - heap_before) / n;
     benchmark::DoNotOptimize(cache->size());
   }
   state.counters["rss_bytes_per_conn"] = rss;

@@ -13,7 +13,6 @@
 //   BM_SaverMemoryPerConnection/N  heap bytes (live) and resident bytes per
 //                             idle connection known to the Saver, after
 //                             each wrote a frame
-#include <malloc.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/memory.h"
 #include "bench/mlab_records.h"
 #include "benchmark/benchmark.h"
 #include "parse/archival_record.h"
@@ -134,21 +134,6 @@ BENCHMARK(BM_SaverThroughput)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
 
-// Live heap bytes, small and mmapped blocks.
-size_t HeapBytes() {
-  const struct mallinfo2 m = mallinfo2();
-  return m.uordblks + m.hblkhd;
-}
-
-long ResidentBytes() {
-  long pages = 0, resident = 0;
-  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
 void BM_SaverMemoryPerConnection(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const ArchivalRecord r = bench::AsConnection(bench::LongConnection()[300], 1);
@@ -158,13 +143,13 @@ void BM_SaverMemoryPerConnection(benchmark::State& state) {
     auto saver = NewSaver(dir);
     saver->Write(0, parse::Timestamp::Now(), r.View());
     saver->Flush();  // warm up the writer's buffers
-    const long rss_before = ResidentBytes();
-    const size_t heap_before = HeapBytes();
+    const long rss_before = bench::ResidentBytes();
+    const size_t heap_before = bench::HeapBytes();
     const parse::Timestamp t = parse::Timestamp::Now();
     for (int c = 1; c <= n; ++c) saver->Write(c, t, r.View());
     saver->Flush();
-    rss = static_cast<double>(ResidentBytes() - rss_before) / n;
-    heap = (static_cast<double>(HeapBytes()) - heap_before) / n;
+    rss = static_cast<double>(bench::ResidentBytes() - rss_before) / n;
+    heap = (static_cast<double>(bench::HeapBytes()) - heap_before) / n;
   }
   state.counters["rss_bytes_per_conn"] = rss;
   state.counters["heap_bytes_per_conn"] = heap;
