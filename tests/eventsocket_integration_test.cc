@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -230,19 +231,30 @@ TEST(EventSocketIntegration, OwnConnectionOpenCloseAndMetricsFromLiveDaemon) {
   ASSERT_GE(open_index, 0) << ReadText(daemon_log);
   EXPECT_EQ(reader.lines()[open_index].rfind(open_prefix, 0), 0u);
 
-  // Churn hundreds of connections with the stalled client attached; the
-  // polling rate (10 ms interval) must hold.
+  // Churn hundreds of connections with the stalled client attached. Once
+  // its socket buffer is full, a server that writes synchronously (the
+  // reference) would stop the polling loop; ours must keep polling at its
+  // 10 ms interval.
   Child farm({testutil::ConnfarmPath(), "run", "--name", name, "--conns", "200",
-              "--active", "20", "--churn", "100", "--duration", "6",
+              "--active", "20", "--churn", "150", "--duration", "9",
               "--ready-file", dir + "/ready"},
              farm_log);
   for (int i = 0; i < 300 && !fs::exists(dir + "/ready"); ++i) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   ASSERT_TRUE(fs::exists(dir + "/ready")) << ReadText(farm_log);
+  absl::SleepFor(absl::Seconds(3));
+  // Bytes waiting in the stalled client's socket; constant while it is full.
+  auto unread = [stalled] {
+    int n = 0;
+    ioctl(stalled, FIONREAD, &n);
+    return n;
+  };
+  const int unread_before = unread();
+  const size_t lines_before = reader.line_count();
   const auto before = scrape();
   const absl::Time t0 = absl::Now();
-  absl::SleepFor(absl::Seconds(3));
+  absl::SleepFor(absl::Seconds(4));
   const auto during = scrape();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
   const std::string cycles = "tcpinfo_polling_interval_histogram_count";
@@ -250,8 +262,16 @@ TEST(EventSocketIntegration, OwnConnectionOpenCloseAndMetricsFromLiveDaemon) {
       (Value(during, "tcpinfo_polling_interval_histogram", cycles) -
        Value(before, "tcpinfo_polling_interval_histogram", cycles)) /
       seconds;
-  std::printf("polling cycles per second with a stalled client: %.1f\n", rate);
-  EXPECT_GT(rate, 70);  // nominal 100
+  std::printf(
+      "polling cycles per second with a stalled client holding %d unread "
+      "bytes: %.1f\n",
+      unread_before, rate);
+  // The stalled socket was full throughout while events kept flowing.
+  EXPECT_GT(unread_before, 30000);
+  EXPECT_EQ(unread(), unread_before);
+  EXPECT_GT(reader.line_count(), lines_before + 500);
+  // Nominal 100; a loaded test machine costs some, a blocked loop all.
+  EXPECT_GT(rate, 50);
   EXPECT_GT(Value(during, "tcpinfo_snapshot_total", "tcpinfo_snapshot_total"),
             Value(before, "tcpinfo_snapshot_total", "tcpinfo_snapshot_total"));
   EXPECT_GT(Value(during, "tcpinfo_new_file_total", "tcpinfo_new_file_total"),
