@@ -14,17 +14,15 @@ Filter::Filter(const FilterOptions& options)
 
 bool Filter::Skip(const inetdiag::Msg& msg) const {
   if (excluded_ports_.test(ntohs(msg.id.sport_be))) return true;
-  if (!include_local_ || !excluded_dsts_.empty()) {
-    const IpAddress dst = IpAddress::FromSockId(msg.family, msg.id.dst);
-    if (!include_local_) {
-      if (dst.IsLocal()) return true;
-      if (IpAddress::FromSockId(msg.family, msg.id.src).IsLocal()) return true;
-    }
-    if (!excluded_dsts_.empty()) {
-      const IpAddress unmapped = dst.Unmapped();
-      for (const IpAddress& a : excluded_dsts_) {
-        if (a == unmapped) return true;
-      }
+  if (!include_local_ && (IsLocalAddress(msg.family, msg.id.dst) ||
+                          IsLocalAddress(msg.family, msg.id.src))) {
+    return true;
+  }
+  if (!excluded_dsts_.empty()) {
+    const IpAddress dst =
+        IpAddress::FromSockId(msg.family, msg.id.dst).Unmapped();
+    for (const IpAddress& a : excluded_dsts_) {
+      if (a == dst) return true;
     }
   }
   return false;

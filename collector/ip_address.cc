@@ -32,21 +32,35 @@ IpAddress IpAddress::Unmapped() const {
   return v4;
 }
 
-bool IpAddress::IsLocal() const {
-  const IpAddress a = Unmapped();
-  const uint8_t* b = a.bytes.data();
-  if (a.family == inetdiag::kAfInet) {
-    return b[0] == 127 ||                     // loopback
-           (b[0] == 169 && b[1] == 254) ||    // link-local
-           (b[0] & 0xf0) == 224 ||            // multicast
-           (b[0] | b[1] | b[2] | b[3]) == 0;  // unspecified
-  }
-  static constexpr uint8_t kZero[16] = {};
-  if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) {
-    return true;  // unspecified or loopback
+namespace {
+
+// Loopback, link-local, multicast or unspecified IPv4 address `b[0..3]`.
+bool IsLocalV4(const uint8_t* b) {
+  return b[0] == 127 ||                     // loopback
+         (b[0] == 169 && b[1] == 254) ||    // link-local
+         (b[0] & 0xf0) == 224 ||            // multicast
+         (b[0] | b[1] | b[2] | b[3]) == 0;  // unspecified
+}
+
+}  // namespace
+
+bool IsLocalAddress(uint8_t family, const uint32_t words[4]) {
+  const auto* b = reinterpret_cast<const uint8_t*>(words);
+  if (family == inetdiag::kAfInet) return IsLocalV4(b);
+  if (words[0] == 0 && words[1] == 0) {
+    if (words[2] == htonl(0xffff)) return IsLocalV4(b + 12);  // v4-mapped
+    if (words[2] == 0 && (words[3] == 0 || words[3] == htonl(1))) {
+      return true;  // unspecified or loopback
+    }
   }
   return (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||  // link-local
          b[0] == 0xff;                               // multicast
+}
+
+bool IpAddress::IsLocal() const {
+  uint32_t words[4];
+  std::memcpy(words, bytes.data(), sizeof(words));
+  return IsLocalAddress(family, words);
 }
 
 absl::StatusOr<IpAddress> ParseIpAddress(absl::string_view text) {

@@ -41,6 +41,10 @@ struct IpAddress {
   }
 };
 
+// IpAddress::IsLocal() of the address `words` holds in an inet_diag_sockid
+// of `family`, without copying it (the filter's hot path).
+bool IsLocalAddress(uint8_t family, const uint32_t words[4]);
+
 // Parses "10.1.2.3" or "fd77::1". InvalidArgument on anything else.
 absl::StatusOr<IpAddress> ParseIpAddress(absl::string_view text);
 
