@@ -210,6 +210,12 @@ TEST_F(SaverFaultsTest, ReadOnlyFileSystemIsCountedAndWritingResumes) {
   WriteSnapshots(1, 0, 10);
   saver_->Flush();
   ASSERT_TRUE(fs.Remount(/*read_only=*/true));
+  // A new saver would refuse this output at start-up.
+  saver::Options o;
+  o.output_dir = fs.dir();
+  o.uuid_prefix = "p";
+  EXPECT_EQ(saver::Saver::Create(o).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   WriteSnapshots(1, 10, 10);
   WriteSnapshots(2, 0, 10);
   saver_->Flush();
