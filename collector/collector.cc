@@ -67,7 +67,7 @@ struct Collector::Rep {
 
   void HandleMessage(const DumpMessage& m);
   void EndCycle(bool complete);
-  void LogIncompleteDumps();
+  void LogDumpIssues();
   bool WaitUntil(absl::Time deadline, int stop_fd);
 
   CollectorOptions options;
@@ -135,21 +135,28 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
   observer->OnSnapshot(cookie, stamp, *view, change);
 }
 
-void Collector::Rep::LogIncompleteDumps() {
+void Collector::Rep::LogDumpIssues() {
+  bool any = false;
+  for (const DumpResult& d : cycle.dumps) {
+    for (int64_t n : d.issues) any = any || n != 0;
+  }
+  if (!any) return;
   int64_t suppressed = 0;
   if (!dump_log.Admit(absl::Now(), &suppressed)) return;
-  std::string line = "incomplete dump:";
+  std::string line = "netlink dump irregularities:";
   for (const DumpResult& d : cycle.dumps) {
-    if (d.complete) continue;
-    absl::StrAppend(&line, " ", FamilyName(d.family), " [",
-                    IssuesText(d.issues),
+    const std::string issues = IssuesText(d.issues);
+    if (issues.empty()) continue;
+    absl::StrAppend(&line, " ", FamilyName(d.family), " [", issues,
                     d.error != 0 ? absl::StrCat(" errno=", d.error, " (",
                                                 std::strerror(d.error), ")")
                                  : std::string(),
-                    "]");
+                    d.complete ? "" : " incomplete", "]");
   }
-  absl::StrAppend(&line, "; no connection closed this cycle (", suppressed,
-                  " similar suppressed)");
+  if (!cycle.complete) {
+    absl::StrAppend(&line, "; no connection closed this cycle");
+  }
+  absl::StrAppend(&line, " (", suppressed, " similar suppressed)");
   LogLine(line);
 }
 
@@ -162,8 +169,8 @@ void Collector::Rep::EndCycle(bool complete) {
     }));
   } else {
     ++totals.incomplete_cycles;
-    LogIncompleteDumps();
   }
+  LogDumpIssues();
   saver->Tick(now);
 }
 

@@ -610,7 +610,12 @@ TEST(Collector, ClosesConnectionsOnlyAfterACompleteCycle) {
   // b is missing, but the dump was interrupted: b may just have been missed.
   script.inet = {a};
   script.inet_complete = false;
+  ::testing::internal::CaptureStderr();
   const CycleStats& incomplete = c->RunCycle();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "tcp-info: netlink dump irregularities: AF_INET [interrupted=1 "
+            "incomplete]; no connection closed this cycle (0 similar "
+            "suppressed)\n");
   EXPECT_FALSE(incomplete.complete);
   EXPECT_EQ(incomplete.closed, 0);
   EXPECT_TRUE(saver.closed.empty());
