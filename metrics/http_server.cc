@@ -3,8 +3,13 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <exception>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -45,6 +50,43 @@ absl::StatusOr<std::string> Resolve(const std::string& host) {
   if (!v4.empty()) return v4;
   if (!v6.empty()) return v6;
   return absl::InvalidArgumentError(absl::StrCat("no address for ", host));
+}
+
+// The address to connect to for reaching a listener bound by civetweb
+// "listening_ports" value `ports`: its own address, loopback for any.
+std::string WakeHost(absl::string_view ports) {
+  if (ports.empty() || ports.front() == '+' ||
+      ports.find(':') == absl::string_view::npos) {
+    return "127.0.0.1";
+  }
+  const absl::string_view host = ports.substr(0, ports.rfind(':'));
+  if (host == "0.0.0.0") return "127.0.0.1";
+  if (host == "[::]") return "::1";
+  if (host.front() == '[') return std::string(host.substr(1, host.size() - 2));
+  return std::string(host);
+}
+
+// Opens and closes one TCP connection to host:port, ignoring failure.
+void Knock(const std::string& host, int port) {
+  sockaddr_storage addr{};
+  socklen_t length;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(*v6);
+  } else {
+    return;
+  }
+  const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  connect(fd, reinterpret_cast<sockaddr*>(&addr), length);
+  close(fd);
 }
 
 }  // namespace
@@ -97,6 +139,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     // The Exposer reports a bind failure only by throwing.
     try {
       server->exposer_ = std::make_unique<prometheus::Exposer>(ports, 2);
+      server->wake_host_ = WakeHost(ports);
       break;
     } catch (const std::exception& e) {
       failure = e.what();
@@ -117,6 +160,20 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   return server;
 }
 
-MetricsServer::~MetricsServer() = default;
+MetricsServer::~MetricsServer() {
+  // civetweb's listening thread sees the stop request only when its poll()
+  // returns: every 2 s, or at once when a connection arrives. Knock until
+  // the Exposer is gone so that stopping takes milliseconds, not seconds.
+  std::atomic<bool> stopped{false};
+  std::thread knocker([this, &stopped] {
+    for (int i = 0; i < 400 && !stopped.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (!stopped.load()) Knock(wake_host_, port_);
+    }
+  });
+  exposer_.reset();
+  stopped.store(true);
+  knocker.join();
+}
 
 }  // namespace metrics

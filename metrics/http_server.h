@@ -43,18 +43,21 @@ class MetricsServer {
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       absl::string_view address,
       std::vector<std::shared_ptr<prometheus::Collectable>> collectables);
-  ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
   // The port actually bound (the chosen one when asked for port 0).
   int port() const { return port_; }
 
+  // Stops serving; takes milliseconds (see the .cc).
+  ~MetricsServer();
+
  private:
   MetricsServer() = default;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
+  std::string wake_host_;  // an address of ours that reaches the listener
 };
 
 }  // namespace metrics

@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -69,8 +71,7 @@ void Exercise(Metrics& m) {
   m.rates().Tick({1000, 0});
 }
 
-// One exercised Metrics served for the whole test program: stopping an
-// Exposer takes civetweb about two seconds.
+// One exercised Metrics served for the whole test program.
 const MetricsServer* SharedServer() {
   static Metrics* const m = [] {
     auto* metrics = new Metrics("test-version");
@@ -335,6 +336,20 @@ TEST(MetricsServer, TranslatesGoListenAddressesForCivetweb) {
   for (const char* bad : {"9990", "host:abc", ":70000", "[::1:80", "[zz]:1",
                           "no-such-host.invalid:1", ""}) {
     EXPECT_FALSE(CivetwebListeningPorts(bad).ok()) << bad;
+  }
+}
+
+TEST(MetricsServer, StopsInMillisecondsNotCivetwebsTwoSecondPoll) {
+  Metrics m;
+  for (const char* address : {"127.0.0.1:0", ":0"}) {
+    auto server = MetricsServer::Start(address, {m.collectable()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto start = std::chrono::steady_clock::now();
+    server->reset();
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::milliseconds(500))
+        << address;
   }
 }
 
