@@ -37,9 +37,9 @@ absl::Duration Since(Timestamp later, Timestamp earlier) {
          absl::Nanoseconds(later.nanos - earlier.nanos);
 }
 
-void AppendSnapshot(Timestamp t, const parse::RecordView& record,
+// Appends a pending snapshot whose packed record is `packed` bytes long.
+void AppendSnapshot(Timestamp t, const parse::RecordView& record, size_t packed,
                     std::string* out) {
-  const size_t packed = cache::PackedSize(record);
   const size_t at = out->size();
   out->resize(at + kSnapshotHeader + packed);
   char* p = out->data() + at;
@@ -112,7 +112,8 @@ class SaverImpl final : public Saver {
 
   void Write(uint64_t cookie, Timestamp timestamp,
              const parse::RecordView& record) override {
-    const size_t size = kSnapshotHeader + cache::PackedSize(record);
+    const size_t packed = cache::PackedSize(record);
+    const size_t size = kSnapshotHeader + packed;
     if (pending_bytes_ + queued_bytes_.load(std::memory_order_relaxed) + size >
         options_.max_buffered_bytes) {
       ++dropped_by_bound_;
@@ -131,7 +132,7 @@ class SaverImpl final : public Saver {
       ++files_created_;
     }
     if (c.pending.empty()) due_.emplace_back(timestamp, cookie);
-    AppendSnapshot(timestamp, record, &c.pending);
+    AppendSnapshot(timestamp, record, packed, &c.pending);
     ++c.snapshots;
     pending_bytes_ += size;
     ++records_written_;
