@@ -1,9 +1,12 @@
 #include "saver/saver.h"
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -26,66 +29,122 @@ namespace {
 
 using parse::Timestamp;
 
-// A pending snapshot: i64 seconds, i32 nanos, i16 utc offset, u32 packed
-// size, then the packed record.
-constexpr size_t kSnapshotHeader = 8 + 4 + 2 + 4;
+// A pending snapshot in a batch's arena: i64 seconds, i32 nanos, i16 utc
+// offset, u32 packed size, u32 offset of the next snapshot of the same file
+// (kEnd after the last), then the packed record.
+constexpr size_t kSnapshotHeader = 8 + 4 + 2 + 4 + 4;
+constexpr size_t kNextOffset = 8 + 4 + 2 + 4;
+constexpr uint32_t kEnd = UINT32_MAX;
 // Closed connections whose next sequence is remembered.
 constexpr size_t kMaxTombstones = 4096;
+// Spare batch arenas kept for reuse, and the largest kept: a burst (every
+// connection new at start-up) should not pin its memory for good.
+constexpr size_t kMaxSpareBatches = 2;
+constexpr size_t kMaxSpareArena = size_t{1} << 20;
 
 absl::Duration Since(Timestamp later, Timestamp earlier) {
   return absl::Seconds(later.seconds - earlier.seconds) +
          absl::Nanoseconds(later.nanos - earlier.nanos);
 }
 
-// Appends a pending snapshot whose packed record is `packed` bytes long.
+// The snapshots of one file within a batch, a list threaded through the
+// batch's arena.
+struct Group {
+  uint64_t cookie;
+  int64_t sequence;
+  Timestamp start;      // the connection's first sighting
+  Timestamp file_date;  // dates the file's directory
+  uint32_t snapshots = 0;
+  uint32_t first = kEnd;
+  uint32_t last = kEnd;
+};
+
+// The snapshots of every connection since the batch began, in one arena:
+// no allocation per connection, and nothing left scattered on the heap once
+// the writer is done with it.
+struct Batch {
+  std::string arena;
+  std::vector<Group> groups;
+  Timestamp begun;          // its first snapshot
+  bool recyclable = false;  // an epoch batch whose arena is worth keeping
+};
+
+// Links the snapshot at `at` (already in `arena`) to the end of `group`.
+void Link(uint32_t at, Group* group, std::string* arena) {
+  std::memcpy(arena->data() + at + kNextOffset, &kEnd, 4);
+  if (group->last == kEnd) {
+    group->first = at;
+  } else {
+    std::memcpy(arena->data() + group->last + kNextOffset, &at, 4);
+  }
+  group->last = at;
+  ++group->snapshots;
+}
+
 void AppendSnapshot(Timestamp t, const parse::RecordView& record, size_t packed,
-                    std::string* out) {
-  const size_t at = out->size();
-  out->resize(at + kSnapshotHeader + packed);
-  char* p = out->data() + at;
+                    Group* group, std::string* arena) {
+  const size_t at = arena->size();
+  arena->resize(at + kSnapshotHeader + packed);
+  char* p = arena->data() + at;
   const uint32_t size32 = static_cast<uint32_t>(packed);
   std::memcpy(p, &t.seconds, 8);
   std::memcpy(p + 8, &t.nanos, 4);
   std::memcpy(p + 12, &t.utc_offset_minutes, 2);
   std::memcpy(p + 14, &size32, 4);
   cache::Pack(record, p + kSnapshotHeader);
+  Link(static_cast<uint32_t>(at), group, arena);
 }
 
-void ForEachSnapshot(
-    absl::string_view pending,
-    absl::FunctionRef<void(Timestamp, const parse::RecordView&)> f) {
-  while (pending.size() >= kSnapshotHeader) {
-    Timestamp t;
-    uint32_t size;
-    std::memcpy(&t.seconds, pending.data(), 8);
-    std::memcpy(&t.nanos, pending.data() + 8, 4);
-    std::memcpy(&t.utc_offset_minutes, pending.data() + 12, 2);
-    std::memcpy(&size, pending.data() + 14, 4);
-    pending.remove_prefix(kSnapshotHeader);
-    if (size > pending.size()) return;  // cannot happen: we wrote it
-    f(t, cache::Unpack(pending.substr(0, size)));
-    pending.remove_prefix(size);
+// Calls f(bytes) with each of the group's snapshots, header included.
+void ForEachSnapshotBytes(absl::string_view arena, const Group& group,
+                          absl::FunctionRef<void(absl::string_view)> f) {
+  for (uint32_t at = group.first; at != kEnd;) {
+    if (at > arena.size() || arena.size() - at < kSnapshotHeader) return;
+    uint32_t size, next;
+    std::memcpy(&size, arena.data() + at + 14, 4);
+    std::memcpy(&next, arena.data() + at + kNextOffset, 4);
+    if (size > arena.size() - at - kSnapshotHeader) return;
+    f(arena.substr(at, kSnapshotHeader + size));
+    at = next;
   }
 }
 
-// The snapshots of one file on their way to the writer thread.
-struct Group {
-  uint64_t cookie;
-  int64_t sequence;
-  Timestamp start;      // the connection's first sighting
-  Timestamp file_date;  // dates the file's directory
-  uint32_t snapshots;
-  std::string pending;
-};
+void ForEachSnapshot(
+    absl::string_view arena, const Group& group,
+    absl::FunctionRef<void(Timestamp, const parse::RecordView&)> f) {
+  ForEachSnapshotBytes(arena, group, [&](absl::string_view bytes) {
+    Timestamp t;
+    std::memcpy(&t.seconds, bytes.data(), 8);
+    std::memcpy(&t.nanos, bytes.data() + 8, 4);
+    std::memcpy(&t.utc_offset_minutes, bytes.data() + 12, 2);
+    f(t, cache::Unpack(bytes.substr(kSnapshotHeader)));
+  });
+}
 
-// One connection with a file, as the polling thread sees it: 80 bytes with
-// its key, plus its pending snapshots.
+// A batch of one group: `group`'s snapshots copied out of `from`.
+Batch CopyOut(const Batch& from, const Group& group) {
+  Batch b;
+  Group copy = group;
+  copy.snapshots = 0;
+  copy.first = copy.last = kEnd;
+  ForEachSnapshotBytes(from.arena, group, [&](absl::string_view bytes) {
+    const uint32_t at = static_cast<uint32_t>(b.arena.size());
+    b.arena.append(bytes.data(), bytes.size());
+    Link(at, &copy, &b.arena);
+  });
+  b.groups.push_back(copy);
+  return b;
+}
+
+// One connection as the polling thread sees it: 56 bytes with its key. Its
+// pending snapshots are in the current batch, group `group`, if `batch` is
+// the current batch's serial.
 struct Connection {
   Timestamp start;
   Timestamp file_date;
-  std::string pending;
   int32_t sequence = 0;
-  uint32_t snapshots = 0;  // in `pending`
+  int32_t group = -1;
+  uint32_t batch = 0;
 };
 
 struct Tombstone {
@@ -98,7 +157,9 @@ class SaverImpl final : public Saver {
   explicit SaverImpl(const Options& options)
       : options_(options),
         appender_(options.compression_level),
-        writer_([this] { WriterLoop(); }) {}
+        writer_([this] { WriterLoop(); }) {
+    current_.recyclable = true;
+  }
 
   ~SaverImpl() override {
     CloseAll();
@@ -114,7 +175,8 @@ class SaverImpl final : public Saver {
              const parse::RecordView& record) override {
     const size_t packed = cache::PackedSize(record);
     const size_t size = kSnapshotHeader + packed;
-    if (pending_bytes_ + queued_bytes_.load(std::memory_order_relaxed) + size >
+    if (current_.arena.size() + queued_bytes_.load(std::memory_order_relaxed) +
+            size >
         options_.max_buffered_bytes) {
       ++dropped_by_bound_;
       bound_log_.Report("writer is behind, snapshot dropped");
@@ -126,56 +188,57 @@ class SaverImpl final : public Saver {
       Begin(cookie, timestamp, &c);
     } else if (absl::AbsDuration(Since(timestamp, c.file_date)) >=
                options_.rotation) {
-      MoveToOutgoing(cookie, &c);
+      // The old file's group stays in the batch; the next one starts here.
+      c.group = -1;
       ++c.sequence;
       c.file_date = timestamp;
       ++files_created_;
     }
-    if (c.pending.empty()) due_.emplace_back(timestamp, cookie);
-    AppendSnapshot(timestamp, record, packed, &c.pending);
-    ++c.snapshots;
-    pending_bytes_ += size;
+    if (current_.arena.empty()) current_.begun = timestamp;
+    AppendSnapshot(timestamp, record, packed, &GroupOf(cookie, &c),
+                   &current_.arena);
+    ++live_snapshots_;
     ++records_written_;
-    if (pending_bytes_ >= options_.batch_bytes) {
-      MoveAllToOutgoing();
-    }
-    HandOff();
+    if (current_.arena.size() >= options_.batch_bytes) HandOffCurrent();
   }
 
   void Close(uint64_t cookie) override {
     auto it = connections_.find(cookie);
     if (it == connections_.end()) return;
-    Finish(it->first, &it->second);
+    Connection& c = it->second;
+    if (c.batch == serial_ && c.group >= 0) {
+      // Finish the file now, not with the rest of the batch.
+      Group& group = current_.groups[c.group];
+      if (group.snapshots > 0) {
+        Queue(CopyOut(current_, group));
+        live_snapshots_ -= group.snapshots;
+        group.snapshots = 0;
+        group.first = group.last = kEnd;
+        if (live_snapshots_ == 0) StartBatch();  // only closed ones left
+      }
+    }
+    Remember(cookie, c);
     connections_.erase(it);
-    HandOff();
   }
 
   void Tick(Timestamp now) override {
-    while (!due_.empty()) {
-      const auto [since, cookie] = due_.front();
-      const absl::Duration age = Since(now, since);
-      // Not due yet, unless the clock went back by more than the interval.
-      if (age < options_.flush_interval && age > -options_.flush_interval) {
-        break;
-      }
-      due_.pop_front();
-      auto it = connections_.find(cookie);
-      if (it != connections_.end()) MoveToOutgoing(cookie, &it->second);
+    if (current_.arena.empty()) return;
+    const absl::Duration age = Since(now, current_.begun);
+    // Due, or the clock went back by more than the interval.
+    if (age >= options_.flush_interval || age <= -options_.flush_interval) {
+      HandOffCurrent();
     }
-    HandOff();
   }
 
   void CloseAll() override {
-    for (auto& [cookie, c] : connections_) Finish(cookie, &c);
+    for (const auto& [cookie, c] : connections_) Remember(cookie, c);
     connections_.clear();
-    due_.clear();
-    HandOff();
+    HandOffCurrent();
     WaitForWriter();
   }
 
   void Flush() override {
-    MoveAllToOutgoing();
-    HandOff();
+    HandOffCurrent();
     WaitForWriter();
   }
 
@@ -201,7 +264,7 @@ class SaverImpl final : public Saver {
     s.records_dropped =
         dropped_by_bound_ + dropped_by_errors_.load(std::memory_order_relaxed);
     s.buffered_bytes =
-        pending_bytes_ + queued_bytes_.load(std::memory_order_relaxed);
+        current_.arena.size() + queued_bytes_.load(std::memory_order_relaxed);
     return s;
   }
 
@@ -221,44 +284,60 @@ class SaverImpl final : public Saver {
     ++files_created_;
   }
 
-  // Hands the connection's last snapshots over and remembers its sequence.
-  void Finish(uint64_t cookie, Connection* c) {
-    MoveToOutgoing(cookie, c);
+  // The group of the connection's current file in the current batch.
+  Group& GroupOf(uint64_t cookie, Connection* c) {
+    if (c->batch != serial_ || c->group < 0) {
+      c->batch = serial_;
+      c->group = static_cast<int32_t>(current_.groups.size());
+      current_.groups.push_back(
+          Group{cookie, c->sequence, c->start, c->file_date});
+    }
+    return current_.groups[c->group];
+  }
+
+  // Remembers a closed connection's next sequence.
+  void Remember(uint64_t cookie, const Connection& c) {
     if (tombstone_order_.size() >= kMaxTombstones) {
       tombstones_.erase(tombstone_order_.front());
       tombstone_order_.pop_front();
     }
-    tombstones_[cookie] = {c->start, c->sequence + 1};
+    tombstones_[cookie] = {c.start, c.sequence + 1};
     tombstone_order_.push_back(cookie);
   }
 
-  void MoveToOutgoing(uint64_t cookie, Connection* c) {
-    if (c->pending.empty()) return;
-    pending_bytes_ -= c->pending.size();
-    outgoing_bytes_ += c->pending.size();
-    outgoing_.push_back(Group{cookie, c->sequence, c->start, c->file_date,
-                              c->snapshots, std::move(c->pending)});
-    c->pending = std::string();
-    c->snapshots = 0;
+  // Empties the current batch, invalidating the connections' groups.
+  void StartBatch() {
+    current_.arena.clear();
+    current_.groups.clear();
+    live_snapshots_ = 0;
+    ++serial_;
   }
 
-  void MoveAllToOutgoing() {
-    for (auto& [cookie, c] : connections_) MoveToOutgoing(cookie, &c);
-    due_.clear();
-  }
-
-  // Queues the outgoing groups, in order, for the writer thread.
-  void HandOff() {
-    if (outgoing_.empty()) return;
-    queued_bytes_.fetch_add(outgoing_bytes_, std::memory_order_relaxed);
+  // Hands the current batch to the writer and starts the next one.
+  void HandOffCurrent() {
+    if (current_.arena.empty()) return;
+    Batch next;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(std::move(outgoing_));
+      if (!spare_.empty()) {
+        next = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    next.recyclable = true;
+    Queue(std::exchange(current_, std::move(next)));
+    StartBatch();
+  }
+
+  // Queues a batch, in order, for the writer thread.
+  void Queue(Batch batch) {
+    queued_bytes_.fetch_add(batch.arena.size(), std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(batch));
       ++batches_queued_;
     }
     work_cv_.notify_one();
-    outgoing_ = {};
-    outgoing_bytes_ = 0;
   }
 
   // Writer thread ----------------------------------------------------------
@@ -268,23 +347,40 @@ class SaverImpl final : public Saver {
     for (;;) {
       work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;
-      std::vector<Group> batch = std::move(queue_.front());
+      Batch batch = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      size_t bytes = 0;
-      for (const Group& group : batch) {
-        WriteGroup(group);
-        bytes += group.pending.size();
+      for (const Group& group : batch.groups) {
+        if (group.snapshots > 0) WriteGroup(batch.arena, group);
       }
-      batch = {};
-      queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+      queued_bytes_.fetch_sub(batch.arena.size(), std::memory_order_relaxed);
+      batch.arena.clear();
+      batch.groups.clear();
       lock.lock();
+      if (batch.recyclable && spare_.size() < kMaxSpareBatches &&
+          batch.arena.capacity() <= kMaxSpareArena) {
+        spare_.push_back(std::move(batch));
+      } else if (batch.arena.capacity() > kMaxSpareArena) {
+        lock.unlock();
+        batch = Batch();
+        ReturnMemory();
+        lock.lock();
+      }
       ++batches_done_;
       done_cv_.notify_all();
     }
   }
 
-  void WriteGroup(const Group& group) {
+  // After a large batch is freed: gives free heap pages back to the system,
+  // at most once per 10 s, so that a burst does not stay resident.
+  void ReturnMemory() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_trim_ < std::chrono::seconds(10)) return;
+    last_trim_ = now;
+    malloc_trim(0);
+  }
+
+  void WriteGroup(absl::string_view arena, const Group& group) {
     const std::string uuid = FormatUuid(options_.uuid_prefix, group.cookie);
     const std::string path =
         ArchivePath(options_.output_dir, group.file_date, uuid, group.sequence);
@@ -294,7 +390,7 @@ class SaverImpl final : public Saver {
             parse::AppendMetadataJson({uuid, group.sequence, group.start},
                                       text);
           }
-          ForEachSnapshot(group.pending,
+          ForEachSnapshot(arena, group,
                           [&](Timestamp t, const parse::RecordView& record) {
                             parse::AppendSnapshotJson(t, record, text);
                           });
@@ -315,11 +411,9 @@ class SaverImpl final : public Saver {
   absl::flat_hash_map<uint64_t, Connection> connections_;
   absl::flat_hash_map<uint64_t, Tombstone> tombstones_;
   std::deque<uint64_t> tombstone_order_;
-  // Connections whose pending snapshots began at `first`, oldest first.
-  std::deque<std::pair<Timestamp, uint64_t>> due_;
-  std::vector<Group> outgoing_;
-  size_t outgoing_bytes_ = 0;
-  size_t pending_bytes_ = 0;
+  Batch current_;              // snapshots not yet handed to the writer
+  uint32_t serial_ = 1;        // of current_
+  size_t live_snapshots_ = 0;  // in current_, not yet copied out by Close()
   uint64_t records_written_ = 0;
   uint64_t files_created_ = 0;
   uint64_t dropped_by_bound_ = 0;
@@ -329,10 +423,11 @@ class SaverImpl final : public Saver {
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::deque<std::vector<Group>> queue_;  // guarded by mu_
-  uint64_t batches_queued_ = 0;           // guarded by mu_
-  uint64_t batches_done_ = 0;             // guarded by mu_
-  bool stop_ = false;                     // guarded by mu_
+  std::deque<Batch> queue_;      // guarded by mu_
+  std::vector<Batch> spare_;     // guarded by mu_
+  uint64_t batches_queued_ = 0;  // guarded by mu_
+  uint64_t batches_done_ = 0;    // guarded by mu_
+  bool stop_ = false;            // guarded by mu_
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<uint64_t> bytes_written_{0};
   std::atomic<uint64_t> write_errors_{0};
@@ -340,6 +435,7 @@ class SaverImpl final : public Saver {
   std::atomic<uint64_t> dropped_by_errors_{0};
 
   // Writer thread state.
+  std::chrono::steady_clock::time_point last_trim_{};
   FrameAppender appender_;
   ErrorLog write_log_{"saver"};
   std::thread writer_;  // last: starts once everything above exists

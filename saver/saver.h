@@ -17,16 +17,19 @@
 // restarted within one boot), frames are appended to it without a second
 // metadata line.
 //
-// Resources do not grow with connections: pending snapshots are buffered per
-// connection in packed binary form (cache/packed_record.h); a single writer
-// thread turns each connection's pending snapshots into JSON lines,
-// compresses them into one zstd frame with its one context, appends the
-// frame to the file (open O_APPEND, write, close) and forgets the file. A
-// file is thus a concatenation of frames, one zstd stream that `zstd -dc`
-// reads. At most one descriptor is open at a time. Frames reach the disk at
-// least every `flush_interval`; memory held for pending and queued snapshots
-// is bounded by `max_buffered_bytes` (beyond it snapshots are dropped and
-// counted), so a slow disk never blocks or grows the polling thread.
+// Resources do not grow with connections: pending snapshots of all
+// connections are appended, in packed binary form (cache/packed_record.h),
+// to one shared batch buffer, each connection's threaded as a list. Once the
+// batch's first snapshot is `flush_interval` old (or the batch reaches
+// `batch_bytes`) it goes to a single writer thread, which turns each
+// connection's snapshots into JSON lines, compresses them into one zstd
+// frame with its one context, appends the frame to the file (open O_APPEND,
+// write, close) and forgets the file. A file is thus a concatenation of
+// frames, one zstd stream that `zstd -dc` reads. At most one descriptor is
+// open at a time; the polling thread keeps 56 bytes per connection. Memory
+// for pending and queued snapshots is bounded by `max_buffered_bytes`
+// (beyond it snapshots are dropped and counted), so a slow disk never
+// blocks or grows the polling thread.
 //
 // Thread contract: all public methods are called from one thread (the
 // collector's polling thread). The Saver uses one internal writer thread.

@@ -264,6 +264,7 @@ TEST_F(SaverTest, CloseFinishesTheFileAtOnceAndALaterWriteStartsANewSequence) {
   Start();
   const Timestamp t0 = At("2026-11-22T01:00:00Z");
   saver_->Write(9, t0, Snapshot(0));
+  saver_->Write(8, t0, Snapshot(0));
   saver_->Write(9, Plus(t0, absl::Milliseconds(10)), Snapshot(1));
   saver_->Close(9);
   saver_->Close(10);  // unknown: ignored
@@ -271,6 +272,11 @@ TEST_F(SaverTest, CloseFinishesTheFileAtOnceAndALaterWriteStartsANewSequence) {
   const Archive a = ReadArchive(PathOf(9, t0, 0));
   ASSERT_EQ(a.lines.size(), 3u);
   EXPECT_EQ(a.records[2].timestamp, Plus(t0, absl::Milliseconds(10)));
+  // The other connection's snapshot waits for its flush interval.
+  EXPECT_FALSE(Exists(PathOf(8, t0, 0)));
+  saver_->Tick(Plus(t0, absl::Seconds(1)));
+  saver_->WaitForWriter();
+  EXPECT_EQ(ReadArchive(PathOf(8, t0, 0)).lines.size(), 2u);
 
   const Timestamp t1 = Plus(t0, absl::Seconds(5));
   saver_->Write(9, t1, Snapshot(2));
@@ -280,7 +286,7 @@ TEST_F(SaverTest, CloseFinishesTheFileAtOnceAndALaterWriteStartsANewSequence) {
   ASSERT_EQ(b.lines.size(), 2u);
   EXPECT_EQ(b.records[0].metadata->sequence, 1);
   EXPECT_EQ(b.records[0].metadata->start_time, t0);
-  EXPECT_EQ(saver_->stats().files_created, 2u);
+  EXPECT_EQ(saver_->stats().files_created, 3u);  // 9 twice, 8 once
 }
 
 // After `rotation` the next snapshot starts sequence+1, dated by it (here
