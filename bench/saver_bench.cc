@@ -10,13 +10,11 @@
 //                             snapshots each, one frame per connection, to
 //                             real files (records/s, bytes per record; CPU
 //                             is the whole process's, writer included)
-//   BM_SaverMemoryPerConnection/N  heap bytes (live) and resident bytes per
-//                             idle connection known to the Saver, after
-//                             each wrote a frame
 //   BM_SaverWrite             Write() alone, the polling thread's cost of a
 //                             changed socket
-//   BM_CacheAndSaverMemoryPerConnection/N  Cache + Saver state per
-//                             connection (6.18-sized snapshots)
+//   BM_MemoryPerConnection/N/C  heap (live) and resident bytes per idle
+//                             connection after each wrote a frame: Saver
+//                             alone (C=0) or Cache + Saver (C=1)
 #include <unistd.h>
 #include <zstd.h>
 
@@ -139,32 +137,6 @@ BENCHMARK(BM_SaverThroughput)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
 
-void BM_SaverMemoryPerConnection(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
-  const ArchivalRecord r = bench::AsConnection(bench::LongConnection()[300], 1);
-  const std::string dir = TempDir();
-  double rss = 0, heap = 0;
-  for (auto _ : state) {
-    auto saver = NewSaver(dir);
-    saver->Write(0, parse::Timestamp::Now(), r.View());
-    saver->Flush();  // warm up the writer's buffers
-    const long rss_before = bench::ResidentBytes();
-    const size_t heap_before = bench::HeapBytes();
-    const parse::Timestamp t = parse::Timestamp::Now();
-    for (int c = 1; c <= n; ++c) saver->Write(c, t, r.View());
-    saver->Flush();
-    rss = static_cast<double>(bench::ResidentBytes() - rss_before) / n;
-    heap = (static_cast<double>(bench::HeapBytes()) - heap_before) / n;
-  }
-  state.counters["rss_bytes_per_conn"] = rss;
-  state.counters["heap_bytes_per_conn"] = heap;
-  std::filesystem::remove_all(dir);
-}
-BENCHMARK(BM_SaverMemoryPerConnection)
-    ->Arg(15000)
-    ->Iterations(1)
-    ->Unit(benchmark::kMillisecond);
-
 // The polling thread's share of a changed socket: Write() packs the
 // snapshot into the connection's pending buffer (the writer thread does the
 // rest, flushed outside the timing).
@@ -192,10 +164,12 @@ void BM_SaverWrite(benchmark::State& state) {
 }
 BENCHMARK(BM_SaverWrite);
 
-// What the daemon keeps per connection in these two layers: N connections
-// observed by a Cache and written once by a Saver, after the flush.
-void BM_CacheAndSaverMemoryPerConnection(benchmark::State& state) {
+// What the daemon keeps per connection: N connections each written once by
+// a Saver (and, with the second argument 1, first observed by a Cache),
+// measured after the flush, with 6.18-sized snapshots.
+void BM_MemoryPerConnection(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
+  const bool with_cache = state.range(1) != 0;
   std::vector<ArchivalRecord> conns;
   for (int i = 0; i < n; ++i) {
     conns.push_back(
@@ -213,7 +187,7 @@ void BM_CacheAndSaverMemoryPerConnection(benchmark::State& state) {
     const parse::Timestamp t = parse::Timestamp::Now();
     for (const ArchivalRecord& r : conns) {
       const parse::RecordView view = r.View();
-      if (cache.Observe(view) != parse::Change::kNone) {
+      if (!with_cache || cache.Observe(view) != parse::Change::kNone) {
         saver->Write(view.Cookie(), t, view);
       }
     }
@@ -225,8 +199,9 @@ void BM_CacheAndSaverMemoryPerConnection(benchmark::State& state) {
   state.counters["heap_bytes_per_conn"] = heap;
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_CacheAndSaverMemoryPerConnection)
-    ->Arg(15000)
+BENCHMARK(BM_MemoryPerConnection)
+    ->Args({15000, 0})
+    ->Args({15000, 1})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
