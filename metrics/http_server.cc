@@ -85,7 +85,7 @@ void Knock(const std::string& host, int port) {
   }
   const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
-  connect(fd, reinterpret_cast<sockaddr*>(&addr), length);
+  (void)connect(fd, reinterpret_cast<sockaddr*>(&addr), length);
   close(fd);
 }
 

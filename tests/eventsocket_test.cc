@@ -328,6 +328,7 @@ TEST(BoundedQueue, ConcurrentProducersLoseNothing) {
   constexpr int kProducers = 4;
   constexpr uint64_t kPerProducer = 50000;
   std::vector<std::thread> producers;
+  producers.reserve(kProducers);
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&queue, p] {
       for (uint64_t i = 1; i <= kPerProducer; ++i) {
