@@ -156,6 +156,14 @@ const std::vector<FlagSpec>& Specs() {
       {"trace", "", "false", "Accepted for compatibility; has no effect.",
        false,
        [](absl::string_view v, Config* c) { return SetBool(v, &c->trace); }},
+      {"prom", "address", "(unset)",
+       "Older reference versions' name for -prometheusx.listen-address; "
+       "sets the same thing.",
+       false,
+       [](absl::string_view v, Config* c) {
+         c->prometheus_listen_address = std::string(v);
+         return absl::OkStatus();
+       }},
   };
   return *specs;
 }

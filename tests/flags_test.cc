@@ -88,6 +88,13 @@ TEST(Flags, RepeatableFlagsCollectEveryValue) {
   EXPECT_EQ(FormatIpAddress(c->exclude_dstips[1]), "fd77::1");
 }
 
+TEST(Flags, AcceptsTheOlderReferenceFlags) {
+  absl::StatusOr<Config> c = Parse({"-prom=:9090", "-trace"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->prometheus_listen_address, ":9090");
+  EXPECT_TRUE(c->trace);
+}
+
 TEST(Flags, EnvironmentNamesAreUpperCaseWithUnderscores) {
   EXPECT_EQ(EnvName("prometheusx.listen-address"),
             "PROMETHEUSX_LISTEN_ADDRESS");
