@@ -461,6 +461,10 @@ absl::StatusOr<std::unique_ptr<Saver>> Saver::Create(const Options& options) {
   if (options.uuid_prefix.empty()) {
     return absl::InvalidArgumentError("empty uuid prefix");
   }
+  if (options.batch_bytes == 0 || options.batch_bytes > (size_t{1} << 30)) {
+    // Offsets into a batch are 32-bit.
+    return absl::InvalidArgumentError("batch size must be 1 B to 1 GiB");
+  }
   if (options.rotation <= absl::ZeroDuration() ||
       options.flush_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -61,7 +61,8 @@ struct Options {
   // zstd level of every frame. Level 3 compresses these small frames no
   // better than 1 and costs up to 30 % more CPU (bench/saver_bench).
   int compression_level = 1;
-  // Pending snapshots are handed to the writer early once they total this.
+  // Pending snapshots are handed to the writer early once they total this
+  // (at most 1 GiB).
   size_t batch_bytes = size_t{8} << 20;
   // Bound on snapshots held in memory, pending plus queued for the writer.
   size_t max_buffered_bytes = size_t{64} << 20;
@@ -83,7 +84,8 @@ struct Stats {
 class Saver {
  public:
   // Fails with a one-line InvalidArgument/FailedPrecondition if the output
-  // directory does not exist, is not a directory, or is not writable.
+  // directory does not exist, is not a directory, or is not writable, or if
+  // an option is out of range (empty prefix, non-positive durations).
   static absl::StatusOr<std::unique_ptr<Saver>> Create(const Options& options);
   // Finishes every file (as CloseAll) and stops the writer thread.
   virtual ~Saver() = default;
