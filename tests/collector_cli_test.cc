@@ -39,7 +39,7 @@ class TcpInfoCli : public ::testing::Test {
 
   // Starts tcp-info with `args` (metrics off unless given), output to files.
   pid_t Start(std::vector<std::string> args,
-              std::vector<std::string> env = {}) {
+              const std::vector<std::string>& env = {}) {
     args.insert(args.begin(), "-prometheusx.listen-address=");
     args.insert(args.begin(), testutil::BinaryPath("tcp-info"));
     const pid_t pid = fork();
@@ -52,6 +52,7 @@ class TcpInfoCli : public ::testing::Test {
       dup2(err, 2);
       for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       execv(argv[0], argv.data());
@@ -80,8 +81,9 @@ class TcpInfoCli : public ::testing::Test {
     return r;
   }
 
-  Result Run(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    return Finish(Start(std::move(args), std::move(env)));
+  Result Run(std::vector<std::string> args,
+             const std::vector<std::string>& env = {}) {
+    return Finish(Start(std::move(args), env));
   }
 
   std::string dir_;

@@ -20,7 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // Parses `args` with `env` as the whole environment.
-absl::StatusOr<Config> Parse(std::vector<std::string> args,
+absl::StatusOr<Config> Parse(const std::vector<std::string>& args,
                              std::map<std::string, std::string> env = {}) {
   return ParseFlags(
       args, [&env](const std::string& name) -> std::optional<std::string> {
