@@ -12,6 +12,7 @@
 #include <linux/netlink.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -168,7 +169,7 @@ void BM_WalkDumpBuffer(benchmark::State& state) {
   }
   std::vector<uint64_t> aligned(all.size() / 8 + 1);
   char* data = reinterpret_cast<char*>(aligned.data());
-  std::memcpy(data, all.data(), all.size());
+  std::copy(all.begin(), all.end(), data);
   int64_t messages = 0;
   for (auto _ : state) {
     collector::DumpResult r;
