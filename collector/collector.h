@@ -2,8 +2,9 @@
 // (AF_INET6, then AF_INET) through one long-lived DumpSocket and, for each
 // inet_diag message, in the receive buffer and without allocating:
 //
-//   parse::SplitMessage -> Filter::Skip -> Anonymizer::Apply
-//     -> cache::Cache::Observe -> (changed) saver::Saver::Write
+//   Filter::Skip (on the inet_diag_msg) -> Anonymizer::Apply (in place)
+//     -> parse::SplitMessage -> cache::Cache::Observe
+//     -> (new or changed) saver::Saver::Write
 //
 // After a cycle whose two dumps were both complete, connections missing from
 // it are closed (cache::Cache::EndCycle -> saver::Saver::Close); after an
