@@ -105,6 +105,7 @@ void BM_SaverThroughput(benchmark::State& state) {
   constexpr int kPerConnection = 10;
   const auto& records = bench::LongConnection();
   std::vector<ArchivalRecord> snapshots;
+  snapshots.reserve(kPerConnection);
   for (int i = 0; i < kPerConnection; ++i) {
     snapshots.push_back(bench::AsConnection(records[300 + i], 1));
   }
@@ -171,6 +172,7 @@ void BM_MemoryPerConnection(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const bool with_cache = state.range(1) != 0;
   std::vector<ArchivalRecord> conns;
+  conns.reserve(n);
   for (int i = 0; i < n; ++i) {
     conns.push_back(
         bench::AsConnection(bench::LongConnection()[300 + i % 500], 1 + i));

@@ -291,6 +291,7 @@ TEST(Cache, HoldsFewHundredBytesPerConnection) {
   constexpr int kConnections = 15000;
   const ArchivalRecord base = LongConnection()[100];
   std::vector<ArchivalRecord> conns;
+  conns.reserve(kConnections);
   for (int i = 0; i < kConnections; ++i) {
     conns.push_back(WithCookie(base, 1 + i));
   }
