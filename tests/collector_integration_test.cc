@@ -33,151 +33,21 @@
 #include "inetdiag/inet_diag.h"
 #include "parse/archival_record.h"
 #include "tcp/tcp_info.h"
+#include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// Starts `argv` with stdout and stderr appended to `log`; returns its pid.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// Waits up to `timeout` for `pid` to exit; its wait status, or -1.
-int WaitFor(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = 0;
-  while (absl::Now() < deadline) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0) return -1;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return -1;
-}
-
-// Runs `argv` to completion (at most 60 s); its exit code, or -1.
-int Run(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = Spawn(argv, log);
-  const int status = WaitFor(pid, absl::Seconds(60));
-  if (status < 0) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A connfarm farm with a unique name, torn down (with everything running in
-// it) however the test ends.
-class Farm {
- public:
-  explicit Farm(const std::string& dir)
-      : name_(absl::StrCat("ci", getpid() % 100000)), log_(dir + "/farm.log") {}
-  ~Farm() {
-    if (run_pid_ > 0) {
-      kill(run_pid_, SIGTERM);
-      if (WaitFor(run_pid_, absl::Seconds(10)) < 0) {
-        kill(run_pid_, SIGKILL);
-        waitpid(run_pid_, nullptr, 0);
-      }
-    }
-    Run({testutil::ConnfarmPath(), "down", "--name", name_, "--force"}, log_);
-  }
-  const std::string& name() const { return name_; }
-  const std::string& log() const { return log_; }
-  std::string Namespace(const char* side) const {
-    return absl::StrCat("/var/run/netns/", name_, "-", side);
-  }
-
-  bool Up() {
-    return Run({testutil::ConnfarmPath(), "up", "--name", name_}, log_) == 0;
-  }
-  // Starts `connfarm run` and waits until its connections are established.
-  bool Start(const std::vector<std::string>& options,
-             const std::string& ready_file) {
-    std::vector<std::string> argv = {
-        testutil::ConnfarmPath(), "run",     "--name", name_,
-        "--ready-file",           ready_file};
-    argv.insert(argv.end(), options.begin(), options.end());
-    run_pid_ = Spawn(argv, log_);
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      if (fs::exists(ready_file)) return true;
-      if (waitpid(run_pid_, nullptr, WNOHANG) == run_pid_) {
-        run_pid_ = -1;
-        return false;
-      }
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
-  }
-
- private:
-  std::string name_;
-  std::string log_;
-  pid_t run_pid_ = -1;
-};
-
-// Runs `fn` on a thread that has entered the network namespace at `ns`:
-// sockets it creates belong to that namespace.
-void InNamespace(const std::string& ns, const std::function<void()>& fn) {
-  std::thread t([&] {
-    const int fd = open(ns.c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0) << ns << ": " << std::strerror(errno);
-    ASSERT_EQ(setns(fd, CLONE_NEWNET), 0) << std::strerror(errno);
-    close(fd);
-    fn();
-  });
-  t.join();
-}
-
-void SetTimeouts(int fd) {
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-void SendAll(int fd, size_t n) {
-  const std::string data(n, 'd');
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t w = send(fd, data.data() + done, n - done, 0);
-    ASSERT_GT(w, 0) << std::strerror(errno);
-    done += w;
-  }
-}
-
-void ReceiveAll(int fd, size_t n) {
-  std::string buf(n, '\0');
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t r = recv(fd, buf.data() + done, n - done, 0);
-    ASSERT_GT(r, 0) << std::strerror(errno);
-    done += r;
-  }
-}
+using testutil::ArchiveFile;
+using testutil::Decode;
+using testutil::Info;
+using testutil::InNamespace;
+using testutil::ReadText;
+using testutil::ReceiveAll;
+using testutil::SendAll;
+using testutil::SetTimeouts;
 
 // One connection of the test's own: client in the client namespace, server
 // end in the server namespace, and the bytes each way.
@@ -188,81 +58,6 @@ struct OwnConnection {
   size_t sent = 0;      // client -> server
   size_t received = 0;  // server -> client
 };
-
-sockaddr_storage Address(bool v6, uint16_t port) {
-  sockaddr_storage s{};
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&s);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    inet_pton(AF_INET6, "fd77::1", &a->sin6_addr);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&s);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    inet_pton(AF_INET, "10.77.0.1", &a->sin_addr);
-  }
-  return s;
-}
-
-socklen_t Length(bool v6) {
-  return v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-}
-
-// The archive files under `dir`, by cookie (from the file name), each with
-// its sequence number.
-struct ArchiveFile {
-  std::string path;
-  std::string uuid;
-  int64_t sequence;
-};
-std::map<uint64_t, std::vector<ArchiveFile>> ListArchives(
-    const std::string& dir, const std::string& prefix) {
-  std::map<uint64_t, std::vector<ArchiveFile>> out;
-  if (!fs::exists(dir)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    const std::string name = e.path().filename().string();
-    if (name.size() < 11 || name.substr(name.size() - 10) != ".jsonl.zst") {
-      continue;
-    }
-    const std::vector<std::string> parts = absl::StrSplit(name, '.');
-    if (parts.size() != 4) continue;
-    ArchiveFile f{e.path().string(), parts[0], -1};
-    if (!absl::SimpleAtoi(parts[1], &f.sequence)) continue;
-    if (f.uuid.rfind(prefix + "_", 0) != 0) continue;
-    uint64_t cookie = 0;
-    if (!absl::SimpleHexAtoi(f.uuid.substr(prefix.size() + 1), &cookie))
-      continue;
-    out[cookie].push_back(f);
-  }
-  return out;
-}
-
-// The decoded records of one archive file.
-std::vector<parse::ArchivalRecord> Decode(const std::string& path) {
-  std::vector<parse::ArchivalRecord> out;
-  const std::string text = testutil::ReadZstdFileOrDie(path);
-  EXPECT_FALSE(text.empty()) << path;
-  EXPECT_EQ(text.back(), '\n') << path;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    absl::StatusOr<parse::ArchivalRecord> r = parse::DecodeRecordJson(line);
-    EXPECT_TRUE(r.ok()) << path << ": " << r.status();
-    if (r.ok()) out.push_back(*std::move(r));
-  }
-  return out;
-}
-
-bool Info(const parse::ArchivalRecord& r, tcp::TcpInfo* info) {
-  if (r.attributes.size() <= inetdiag::kInfo ||
-      !r.attributes[inetdiag::kInfo].has_value()) {
-    return false;
-  }
-  const std::string& raw = *r.attributes[inetdiag::kInfo];
-  *info = tcp::TcpInfo{};
-  std::memcpy(info, raw.data(), std::min(raw.size(), sizeof(*info)));
-  return true;
-}
 
 // Checks one archive and returns the (bytes_sent, bytes_received) pairs its
 // snapshots report.
@@ -319,7 +114,7 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
   const std::string prefix = absl::StrCat("itest", getpid());
   std::ofstream(dir + "/prefix") << prefix << "\n";
 
-  Farm farm(dir);
+  testutil::Farm farm(dir, "ci");
   ASSERT_TRUE(farm.Up()) << ReadText(farm.log());
   ASSERT_TRUE(farm.Start({"--conns", "300", "--active", "30", "--churn", "10",
                           "--v6-fraction", "0.2", "--duration", "40"},
@@ -328,20 +123,13 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
 
   // The daemon, inside the client namespace.
   const std::string daemon_log = dir + "/tcp-info.log";
-  pid_t daemon = Spawn({testutil::ConnfarmPath(), "exec", "--name", farm.name(),
-                        "--", testutil::BinaryPath("tcp-info"), "-output",
-                        dir + "/out", "-uuid-prefix-file", dir + "/prefix",
-                        "--interval=10ms", "-reps", "3000"},
-                       daemon_log);
-  struct DaemonGuard {
-    pid_t* pid;
-    ~DaemonGuard() {
-      if (*pid > 0 && waitpid(*pid, nullptr, WNOHANG) == 0) {
-        kill(*pid, SIGKILL);
-        waitpid(*pid, nullptr, 0);
-      }
-    }
-  } daemon_guard{&daemon};
+  pid_t daemon =
+      testutil::Spawn({testutil::ConnfarmPath(), "exec", "--name", farm.name(),
+                       "--", testutil::BinaryPath("tcp-info"), "-output",
+                       dir + "/out", "-uuid-prefix-file", dir + "/prefix",
+                       "--interval=10ms", "-reps", "3000"},
+                      daemon_log);
+  testutil::ProcessGuard daemon_guard{&daemon};
 
   // Our own connections: listeners in the server namespace, clients in the
   // client namespace, known bytes each way.
@@ -352,9 +140,10 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
       listeners[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
       const int one = 1;
       setsockopt(listeners[v6], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-      sockaddr_storage a = Address(v6, kPort);
-      ASSERT_EQ(
-          bind(listeners[v6], reinterpret_cast<sockaddr*>(&a), Length(v6)), 0)
+      sockaddr_storage a = testutil::Address(v6, kPort);
+      ASSERT_EQ(bind(listeners[v6], reinterpret_cast<sockaddr*>(&a),
+                     testutil::Length(v6)),
+                0)
           << std::strerror(errno);
       ASSERT_EQ(listen(listeners[v6], 16), 0);
     }
@@ -365,10 +154,10 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
       const bool v6 = i % 2 == 1;
       own[i].client = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
       SetTimeouts(own[i].client);
-      sockaddr_storage a = Address(v6, kPort);
-      ASSERT_EQ(
-          connect(own[i].client, reinterpret_cast<sockaddr*>(&a), Length(v6)),
-          0)
+      sockaddr_storage a = testutil::Address(v6, kPort);
+      ASSERT_EQ(connect(own[i].client, reinterpret_cast<sockaddr*>(&a),
+                        testutil::Length(v6)),
+                0)
           << std::strerror(errno);
       socklen_t len = sizeof(own[i].cookie);
       ASSERT_EQ(getsockopt(own[i].client, SOL_SOCKET, SO_COOKIE, &own[i].cookie,
@@ -424,14 +213,7 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
   };
   // connfarm exec becomes tcp-info (exec, same pid) once the namespace is
   // entered; sample only from then on, plus a few of its cycles.
-  const absl::Time exec_deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < exec_deadline) {
-    std::error_code ec;
-    const fs::path exe =
-        fs::read_symlink(absl::StrCat("/proc/", daemon, "/exe"), ec);
-    if (!ec && exe.filename() == "tcp-info") break;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  testutil::WaitForExe(daemon, "tcp-info", absl::Seconds(10));
   absl::SleepFor(absl::Milliseconds(200));
   for (int i = 0; i < 6; ++i) {
     sample();
@@ -450,7 +232,7 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
   while (!found_closed && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(200));
     std::map<uint64_t, std::vector<ArchiveFile>> files =
-        ListArchives(dir + "/out", prefix);
+        testutil::ListArchives(dir + "/out", prefix);
     auto it = files.find(gone.cookie);
     if (it == files.end()) continue;
     const std::vector<parse::ArchivalRecord> records =
@@ -473,7 +255,7 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
 
   // SIGTERM: the daemon ends its cycle, finishes every file, exits 0.
   ASSERT_EQ(kill(daemon, SIGTERM), 0);
-  const int status = WaitFor(daemon, absl::Seconds(10));
+  const int status = testutil::WaitFor(daemon, absl::Seconds(10));
   daemon = -1;
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << ReadText(daemon_log);
@@ -482,7 +264,7 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
       << ReadText(daemon_log);
 
   const std::map<uint64_t, std::vector<ArchiveFile>> files =
-      ListArchives(dir + "/out", prefix);
+      testutil::ListArchives(dir + "/out", prefix);
   EXPECT_GE(files.size(), 300u + own.size());
   int64_t checked = 0;
   std::map<uint64_t, std::set<std::pair<uint64_t, uint64_t>>> counters;

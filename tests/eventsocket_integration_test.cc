@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "tests/eventsocket_reader.h"
 #include "tests/metrics_scrape.h"
+#include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
 namespace {
@@ -40,33 +41,14 @@ namespace fs = std::filesystem;
 constexpr int kMetricsPort = 19990;  // inside the namespace: always free
 constexpr uint16_t kServerPort = 18555;
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testutil::ReadText;
 
 // A child process running `argv`, output appended to `log`; killed (after
 // SIGTERM) when destroyed if still running.
 class Child {
  public:
-  Child(const std::vector<std::string>& argv, const std::string& log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> args;
-      args.reserve(argv.size() + 1);
-      for (const std::string& a : argv) {
-        args.push_back(const_cast<char*>(a.c_str()));
-      }
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-  }
+  Child(const std::vector<std::string>& argv, const std::string& log)
+      : pid_(testutil::Spawn(argv, log)) {}
   ~Child() {
     if (pid_ <= 0) return;
     Stop(SIGTERM, absl::Seconds(10));
@@ -79,16 +61,10 @@ class Child {
     return Wait(timeout);
   }
   int Wait(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    int status = 0;
-    while (pid_ > 0 && absl::Now() < deadline) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return -1;
+    if (pid_ <= 0) return -1;
+    const int status = testutil::WaitFor(pid_, timeout);
+    if (status >= 0) pid_ = -1;
+    return status;
   }
   bool running() const { return pid_ > 0; }
 
@@ -99,22 +75,13 @@ class Child {
 int RunConnfarm(const std::vector<std::string>& args, const std::string& log) {
   std::vector<std::string> argv = {testutil::ConnfarmPath()};
   argv.insert(argv.end(), args.begin(), args.end());
-  Child c(argv, log);
-  const int status = c.Wait(absl::Seconds(60));
-  return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return testutil::Run(argv, log);
 }
 
 // Runs `fn` on a thread inside network namespace `ns` (a /var/run/netns
 // name): sockets it creates belong there.
 void InNamespace(const std::string& ns, const std::function<void()>& fn) {
-  std::thread t([&] {
-    const int fd = open(("/var/run/netns/" + ns).c_str(), O_RDONLY);
-    ASSERT_GE(fd, 0) << ns;
-    ASSERT_EQ(setns(fd, CLONE_NEWNET), 0) << std::strerror(errno);
-    close(fd);
-    fn();
-  });
-  t.join();
+  testutil::InNamespace("/var/run/netns/" + ns, fn);
 }
 
 double Value(const std::map<std::string, testutil::ScrapedFamily>& families,
