@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cache/cache.h"
@@ -66,6 +67,9 @@ struct Collector::Rep {
         observer(obs != nullptr ? obs : &no_observer) {}
 
   void HandleMessage(const DumpMessage& m);
+  void HandleDestroyed(char* payload, size_t size, absl::Time received);
+  void CloseConnection(uint64_t cookie, parse::Timestamp now);
+  void ExpireDestroyState(absl::Time now);
   void EndCycle(bool complete);
   void LogDumpIssues();
   bool WaitUntil(absl::Time deadline, int stop_fd);
@@ -86,6 +90,13 @@ struct Collector::Rep {
   absl::Time stamped_time = absl::InfinitePast();
   parse::Timestamp stamp;
 
+  // Connections missing from a complete dump, waiting (until the deadline)
+  // for their destroy event; only with options.destroy_grace > 0.
+  absl::flat_hash_map<uint64_t, absl::Time> awaiting_destroy;
+  // Connections finished by their destroy event, and when.
+  absl::flat_hash_map<uint64_t, absl::Time> finished;
+  absl::Time next_expiry = absl::InfinitePast();
+
   std::vector<Watch> watches;
   std::vector<struct pollfd> poll_fds;
 
@@ -105,6 +116,15 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
     ++cycle.skipped;
     return;
   }
+  const uint64_t msg_cookie = inetdiag::Cookie(msg.id);
+  if (!finished.empty() && finished.contains(msg_cookie)) {
+    // Finished by its destroy event while this dump was in flight.
+    ++totals.late_dump_records;
+    return;
+  }
+  // Back in a dump after all: it was not gone, its file is still open.
+  const bool was_awaiting =
+      !awaiting_destroy.empty() && awaiting_destroy.erase(msg_cookie) > 0;
   anonymizer.Apply(m.payload);
   int dropped = 0;
   absl::StatusOr<parse::RecordView> view =
@@ -126,13 +146,90 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
     stamp = ToTimestamp(m.received);
   }
   const uint64_t cookie = inetdiag::Cookie(msg.id);
-  if (change == parse::Change::kNew) {
+  if (change == parse::Change::kNew && !was_awaiting) {
     ++cycle.opened;
     observer->OnFlowOpen(cookie, stamp, *view);
   }
   saver->Write(cookie, stamp, *view);
   ++cycle.changes;
   observer->OnSnapshot(cookie, stamp, *view, change);
+}
+
+void Collector::Rep::CloseConnection(uint64_t cookie, parse::Timestamp now) {
+  saver->Close(cookie);
+  ++cycle.closed;
+  observer->OnFlowClose(cookie, now);
+}
+
+void Collector::Rep::HandleDestroyed(char* payload, size_t size,
+                                     absl::Time received) {
+  if (size < sizeof(inetdiag::Msg)) {
+    ++totals.bad_messages;
+    return;
+  }
+  inetdiag::Msg msg;
+  std::memcpy(&msg, payload, sizeof(msg));
+  if (filter.Skip(msg)) return;
+  const uint64_t cookie = inetdiag::Cookie(msg.id);
+  if (finished.contains(cookie)) {
+    ++totals.destroy_duplicates;
+    return;
+  }
+  anonymizer.Apply(payload);
+  absl::StatusOr<parse::RecordView> view =
+      parse::SplitMessage(absl::string_view(payload, size));
+  if (!view.ok()) {
+    ++totals.bad_messages;
+    return;
+  }
+  ++totals.destroy_events;
+  const parse::Timestamp when = ToTimestamp(received);
+  bool event_only = false;
+  if (awaiting_destroy.erase(cookie) > 0) {
+    // Already gone from the dumps and forgotten by the cache, file still
+    // open: the event is its final snapshot.
+    saver->Write(cookie, when, *view);
+    observer->OnSnapshot(cookie, when, *view, parse::Change::kStateChange);
+  } else {
+    const parse::Change change = cache.Observe(*view);
+    if (change == parse::Change::kNew) {
+      event_only = true;
+      ++totals.event_only_archives;
+      ++totals.opened;
+      observer->OnFlowOpen(cookie, when, *view);
+    }
+    if (change != parse::Change::kNone) {
+      saver->Write(cookie, when, *view);
+      ++totals.changes;
+      observer->OnSnapshot(cookie, when, *view, change);
+    }
+    cache.Remove(cookie);
+  }
+  saver->Close(cookie);
+  ++totals.closed;
+  observer->OnFlowClose(cookie, when);
+  observer->OnDestroyEvent(event_only);
+  finished[cookie] = received;
+}
+
+void Collector::Rep::ExpireDestroyState(absl::Time now) {
+  if (!awaiting_destroy.empty()) {
+    const parse::Timestamp stamp_now = ToTimestamp(now);
+    for (auto it = awaiting_destroy.begin(); it != awaiting_destroy.end();) {
+      if (it->second <= now) {
+        CloseConnection(it->first, stamp_now);
+        awaiting_destroy.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Forgetting finished connections is not urgent: once a second.
+  if (now < next_expiry) return;
+  next_expiry = now + absl::Seconds(1);
+  absl::erase_if(finished, [&](const auto& entry) {
+    return now - entry.second > options.finished_memory;
+  });
 }
 
 void Collector::Rep::LogDumpIssues() {
@@ -161,16 +258,21 @@ void Collector::Rep::LogDumpIssues() {
 }
 
 void Collector::Rep::EndCycle(bool complete) {
-  const parse::Timestamp now = ToTimestamp(absl::Now());
+  const absl::Time wall = absl::Now();
+  const parse::Timestamp now = ToTimestamp(wall);
   if (complete) {
-    cycle.closed = static_cast<int64_t>(cache.EndCycle([&](uint64_t cookie) {
-      saver->Close(cookie);
-      observer->OnFlowClose(cookie, now);
-    }));
+    cache.EndCycle([&](uint64_t cookie) {
+      if (options.destroy_grace > absl::ZeroDuration()) {
+        awaiting_destroy[cookie] = wall + options.destroy_grace;
+      } else {
+        CloseConnection(cookie, now);
+      }
+    });
   } else {
     ++totals.incomplete_cycles;
   }
   LogDumpIssues();
+  ExpireDestroyState(wall);
   saver->Tick(now);
 }
 
@@ -271,6 +373,16 @@ int64_t Collector::Run(int stop_fd) {
   return ran;
 }
 
+void Collector::HandleDestroyed(char* payload, size_t size,
+                                absl::Time received) {
+  rep_->HandleDestroyed(payload, size, received);
+}
+
+void Collector::CountDestroyOverflow() {
+  ++rep_->totals.destroy_overflows;
+  rep_->observer->OnDestroyEventsLost();
+}
+
 void Collector::AddWatch(int fd, absl::AnyInvocable<void()> on_readable) {
   rep_->watches.push_back({fd, std::move(on_readable)});
 }
@@ -283,10 +395,12 @@ std::string Collector::SummaryLine() const {
   return absl::StrFormat(
       "summary connections=%d records_written=%d changes=%d files_open=%d "
       "files_created=%d write_errors=%d cycles=%d incomplete_cycles=%d "
-      "opened=%d closed=%d skipped=%d bad_messages=%d",
+      "opened=%d closed=%d skipped=%d bad_messages=%d destroy_events=%d "
+      "event_only_archives=%d destroy_overflows=%d",
       t.connections, s.records_written, t.changes, s.open_files,
       s.files_created, s.write_errors, t.cycles, t.incomplete_cycles, t.opened,
-      t.closed, t.skipped, t.bad_messages);
+      t.closed, t.skipped, t.bad_messages, t.destroy_events,
+      t.event_only_archives, t.destroy_overflows);
 }
 
 }  // namespace collector

@@ -46,6 +46,14 @@ struct CollectorOptions {
   std::vector<IpAddress> host_addresses;
   // How often Run() writes its one-line summary to stderr.
   absl::Duration summary_interval = absl::Minutes(1);
+  // With destroy events (HandleDestroyed): how long a connection missing
+  // from a complete dump waits for its destroy event, which carries its
+  // final state, before it is closed anyway. Zero closes it at once, as
+  // without destroy events.
+  absl::Duration destroy_grace = absl::ZeroDuration();
+  // How long a connection finished by its destroy event is remembered, so
+  // that a dump already in flight does not reopen it.
+  absl::Duration finished_memory = absl::Seconds(60);
 };
 
 // Totals since creation.
@@ -60,6 +68,11 @@ struct CollectorStats {
   int64_t closed = 0;
   int64_t connections = 0;  // tracked now
   DumpIssueCounts dump_issues{};
+  int64_t destroy_events = 0;       // destroy messages handled
+  int64_t event_only_archives = 0;  // connections no poll ever saw
+  int64_t destroy_duplicates = 0;   // events for connections already finished
+  int64_t destroy_overflows = 0;    // times the kernel dropped events
+  int64_t late_dump_records = 0;    // dump records of finished connections
 };
 
 class Collector {
@@ -89,6 +102,19 @@ class Collector {
   // While Run() waits between cycles and `fd` is readable, calls
   // `on_readable` (on the polling thread).
   void AddWatch(int fd, absl::AnyInvocable<void()> on_readable);
+
+  // The kernel destroyed a socket: `payload` (an inet_diag message with its
+  // final tcp_info, state CLOSE; modified in place by anonymization) is its
+  // final snapshot. Filtered and anonymized like a dumped one, then written
+  // if it differs from the last snapshot written (always, for a connection
+  // no poll saw or one already waiting in the destroy grace), and its file
+  // is finished at once. Events for a connection already finished are
+  // ignored, and so are its records in later dumps. Polling thread only.
+  void HandleDestroyed(char* payload, size_t size, absl::Time received);
+
+  // The kernel dropped destroy events (ENOBUFS): counted; what was missed
+  // is closed by dump absence after the grace.
+  void CountDestroyOverflow();
 
   CollectorStats stats() const;
 

@@ -65,7 +65,7 @@ DestroyListener::~DestroyListener() { mnl_socket_close(socket_); }
 int DestroyListener::fd() const { return mnl_socket_get_fd(socket_); }
 
 size_t DestroyListener::Drain(
-    absl::FunctionRef<void(const parse::RecordView&)> on_destroy,
+    absl::FunctionRef<void(char* payload, size_t size)> on_destroy,
     bool* overflowed) {
   size_t delivered = 0;
   for (;;) {
@@ -81,20 +81,18 @@ size_t DestroyListener::Drain(
       break;  // EAGAIN: nothing more pending (or an error we cannot fix).
     }
     int left = static_cast<int>(n);
-    for (const nlmsghdr* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.get());
+    for (nlmsghdr* nlh = reinterpret_cast<nlmsghdr*>(buffer_.get());
          mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
       if (nlh->nlmsg_type != inetdiag::kSockDiagByFamily) continue;
-      absl::string_view payload(
-          static_cast<const char*>(mnl_nlmsg_get_payload(nlh)),
-          mnl_nlmsg_get_payload_len(nlh));
-      absl::StatusOr<parse::RecordView> view = parse::SplitMessage(payload);
-      if (!view.ok()) {
+      char* payload = static_cast<char*>(mnl_nlmsg_get_payload(nlh));
+      const size_t size = mnl_nlmsg_get_payload_len(nlh);
+      if (!parse::SplitMessage(absl::string_view(payload, size)).ok()) {
         ++stats_.malformed;
         continue;
       }
       ++stats_.messages;
       ++delivered;
-      on_destroy(*view);
+      on_destroy(payload, size);
     }
   }
   return delivered;

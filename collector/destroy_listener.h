@@ -45,12 +45,14 @@ class DestroyListener {
   // The socket, readable when messages are pending.
   int fd() const;
 
-  // Reads every message pending now, calling `on_destroy` for each TCP
-  // destroy message (views valid only during the call). Returns how many
-  // were delivered. If the kernel reported an overflow since the last call,
+  // Reads every message pending now, calling `on_destroy` with the payload
+  // (inet_diag_msg and attributes, at least sizeof(inetdiag::Msg) bytes,
+  // attribute list well formed; writable, valid only during the call) of
+  // each TCP destroy message. Returns how many were delivered. If the kernel
+  // reported an overflow since the last call,
   // `*overflowed` is set (messages were lost; the caller should rely on
   // dump absence for what it missed) and stats().overflows counts it.
-  size_t Drain(absl::FunctionRef<void(const parse::RecordView&)> on_destroy,
+  size_t Drain(absl::FunctionRef<void(char* payload, size_t size)> on_destroy,
                bool* overflowed = nullptr);
 
   const Stats& stats() const { return stats_; }

@@ -58,6 +58,13 @@ class CollectorObserver {
 
   // A polling cycle ended.
   virtual void OnCycle(const CycleStats& stats) {}
+
+  // A destroy event was handled; `event_only` when no poll had seen the
+  // connection (its archive comes from the event alone).
+  virtual void OnDestroyEvent(bool event_only) {}
+
+  // The kernel dropped destroy events (ENOBUFS on the event socket).
+  virtual void OnDestroyEventsLost() {}
 };
 
 }  // namespace collector

@@ -116,4 +116,12 @@ size_t TelemetryObserver::CloseAllFlows(parse::Timestamp timestamp) {
   return n;
 }
 
+void TelemetryObserver::OnDestroyEvent(bool event_only) {
+  metrics_->CountDestroyEvent(event_only);
+}
+
+void TelemetryObserver::OnDestroyEventsLost() {
+  metrics_->CountDestroyEventsLost();
+}
+
 }  // namespace collector

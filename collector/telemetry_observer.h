@@ -49,6 +49,8 @@ class TelemetryObserver : public CollectorObserver {
                   parse::Change change) override;
   void OnFlowClose(uint64_t cookie, parse::Timestamp timestamp) override;
   void OnCycle(const CycleStats& stats) override;
+  void OnDestroyEvent(bool event_only) override;
+  void OnDestroyEventsLost() override;
 
   // Shutdown: a close event (and flow_events{close}) for every flow still
   // open, stamped `timestamp`. Returns how many.

@@ -1,6 +1,7 @@
 #include "metrics/metrics.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -111,6 +112,10 @@ class Metrics::Families : public prometheus::Collectable {
   mutable LabeledCounters errors;
   mutable LabeledCounters large_netlink;
   mutable LabeledCounters netlink_skipped;
+  std::atomic<int> destroy_events_enabled{0};
+  Counter destroy_events;
+  Counter destroy_event_archives;
+  Counter destroy_events_lost;
 };
 
 namespace {
@@ -198,6 +203,26 @@ std::vector<prometheus::MetricFamily> Metrics::Families::Collect() const {
   labeled("netlink_skipped_total", "Number of skipped netlink messages.",
           netlink_skipped);
   {
+    auto f = Family("tcpinfo_destroy_events_enabled",
+                    "1 when the kernel's TCP socket destroy events are "
+                    "received (needs CAP_NET_ADMIN), else 0.",
+                    MetricType::Gauge);
+    prometheus::ClientMetric m;
+    m.gauge.value = destroy_events_enabled.load(std::memory_order_relaxed);
+    f.metric.push_back(std::move(m));
+    out.push_back(std::move(f));
+  }
+  counter("tcpinfo_destroy_events_total",
+          "Number of TCP socket destroy events received from the kernel.",
+          destroy_events);
+  counter("tcpinfo_destroy_event_archives_total",
+          "Number of archives created from a destroy event alone (connections "
+          "no poll saw).",
+          destroy_event_archives);
+  counter("tcpinfo_destroy_events_lost_total",
+          "Number of times the kernel dropped destroy events (ENOBUFS).",
+          destroy_events_lost);
+  {
     auto f = Family("tcpinfo_build_info",
                     "A metric with a constant '1' value labeled by the "
                     "version of tcp-info that is running.",
@@ -235,6 +260,17 @@ void Metrics::CountSnapshots(uint64_t n) { families_->snapshots.Increment(n); }
 void Metrics::CountNewFiles(uint64_t n) { families_->new_files.Increment(n); }
 void Metrics::CountFlowOpen() { families_->flow_open->Increment(); }
 void Metrics::CountFlowClose() { families_->flow_close->Increment(); }
+void Metrics::SetDestroyEventsEnabled(bool enabled) {
+  families_->destroy_events_enabled.store(enabled ? 1 : 0,
+                                          std::memory_order_relaxed);
+}
+void Metrics::CountDestroyEvent(bool event_only) {
+  families_->destroy_events.Increment();
+  if (event_only) families_->destroy_event_archives.Increment();
+}
+void Metrics::CountDestroyEventsLost() {
+  families_->destroy_events_lost.Increment();
+}
 
 Counter& Metrics::Error(absl::string_view type) {
   return families_->errors.Get(type);

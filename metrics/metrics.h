@@ -61,6 +61,12 @@ class Metrics {
   void CountNewFiles(uint64_t n = 1);
   void CountFlowOpen();
   void CountFlowClose();
+  // Destroy events (the kernel's TCP socket destroy broadcasts): whether the
+  // daemon is subscribed, events handled, archives created from an event
+  // alone, and overflows (events the kernel dropped).
+  void SetDestroyEventsEnabled(bool enabled);
+  void CountDestroyEvent(bool event_only);
+  void CountDestroyEventsLost();
 
   // The counter of label value `type`, created on first use. The reference
   // stays valid as long as the Metrics.

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -774,6 +775,121 @@ TEST(Collector, RunLogsAOneLineSummaryEverySummaryInterval) {
                           "tcp-info: summary connections=1 records_written=1 "
                           "changes=1 files_open=0"));
   }
+}
+
+// Destroy events (issue 6): the kernel's final message of a socket.
+
+// A destroy message as the kernel sends it: state CLOSE, final tcp_info.
+std::string DestroyMessage(uint64_t cookie, uint8_t fill) {
+  return MakeMessage(
+      MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, cookie, tcp::kClose), 280,
+      fill);
+}
+
+void Deliver(Collector* c, std::string message) {
+  c->HandleDestroyed(message.data(), message.size(), absl::Now());
+}
+
+TEST(CollectorDestroy, ConnectionNoPollSawGetsAnArchiveFromItsEvent) {
+  ScriptedSource::Script script;
+  RecordingSaver saver;
+  RecordingObserver observer;
+  auto c = Collector::CreateWithSource(
+      CollectorOptions{}, std::make_unique<ScriptedSource>(&script), &saver,
+      &observer);
+  c->RunCycle();
+  Deliver(c.get(), DestroyMessage(31, 7));
+  ASSERT_EQ(saver.written.size(), 1u);
+  EXPECT_EQ(saver.written[0].cookie, 31u);
+  EXPECT_EQ(ParsedIdm(saver.written[0].raw_idm).state, tcp::kClose);
+  EXPECT_EQ(saver.written[0].info, std::string(280, '\7'));
+  EXPECT_THAT(saver.closed, ElementsAre(31u));
+  EXPECT_THAT(observer.events,
+              ElementsAre("open 31", "snapshot 31 new", "close 31"));
+  EXPECT_EQ(c->stats().event_only_archives, 1);
+  EXPECT_EQ(c->stats().destroy_events, 1);
+  // The same event again (e.g. both families' groups) changes nothing.
+  Deliver(c.get(), DestroyMessage(31, 7));
+  EXPECT_EQ(saver.written.size(), 1u);
+  EXPECT_EQ(c->stats().destroy_duplicates, 1);
+}
+
+TEST(CollectorDestroy, EventIsTheFinalRecordAndADumpInFlightDoesNotReopen) {
+  ScriptedSource::Script script;
+  const std::string polled =
+      MakeMessage(MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, 32), 280, 1);
+  script.inet = {polled};
+  RecordingSaver saver;
+  RecordingObserver observer;
+  auto c = Collector::CreateWithSource(
+      CollectorOptions{}, std::make_unique<ScriptedSource>(&script), &saver,
+      &observer);
+  c->RunCycle();
+  Deliver(c.get(), DestroyMessage(32, 9));
+  // A dump that still carries the connection (taken before it died).
+  const CycleStats& next = c->RunCycle();
+  EXPECT_EQ(next.opened, 0);
+  EXPECT_EQ(next.changes, 0);
+  ASSERT_EQ(saver.written.size(), 2u);
+  EXPECT_EQ(ParsedIdm(saver.written[0].raw_idm).state, tcp::kEstablished);
+  EXPECT_EQ(ParsedIdm(saver.written[1].raw_idm).state, tcp::kClose);
+  EXPECT_EQ(saver.written[1].info, std::string(280, '\11'));
+  EXPECT_THAT(saver.closed, ElementsAre(32u));
+  EXPECT_THAT(observer.events, ElementsAre("open 32", "snapshot 32 new",
+                                           "snapshot 32 state", "close 32"));
+  EXPECT_EQ(c->stats().late_dump_records, 1);
+  EXPECT_EQ(c->stats().event_only_archives, 0);
+}
+
+TEST(CollectorDestroy, GoneFromDumpWaitsForItsEventWithinTheGrace) {
+  ScriptedSource::Script script;
+  script.inet = {
+      MakeMessage(MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, 33), 280, 1),
+      MakeMessage(MakeMsg("10.77.0.2", 40101, "10.77.0.1", 17000, 34), 280, 1)};
+  RecordingSaver saver;
+  RecordingObserver observer;
+  CollectorOptions options;
+  options.destroy_grace = absl::Milliseconds(300);
+  auto c = Collector::CreateWithSource(
+      options, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  c->RunCycle();
+  script.inet.clear();  // both gone from the dumps
+  EXPECT_EQ(c->RunCycle().closed, 0);
+  EXPECT_TRUE(saver.closed.empty());
+  // 33's event arrives late (the kernel sends it from a workqueue): it is
+  // still the connection's final record, in the same file.
+  Deliver(c.get(), DestroyMessage(33, 5));
+  EXPECT_THAT(saver.closed, ElementsAre(33u));
+  ASSERT_EQ(saver.written.size(), 3u);
+  EXPECT_EQ(saver.written[2].cookie, 33u);
+  EXPECT_EQ(saver.written[2].info, std::string(280, '\5'));
+  EXPECT_EQ(c->stats().event_only_archives, 0);
+  // 34's never comes (events lost): closed by absence once the grace ends.
+  absl::SleepFor(absl::Milliseconds(350));
+  EXPECT_EQ(c->RunCycle().closed, 1);
+  EXPECT_THAT(saver.closed, ElementsAre(33u, 34u));
+  EXPECT_EQ(saver.written.size(), 3u);
+}
+
+TEST(CollectorDestroy, ReturnInADumpDuringTheGraceKeepsTheFileOpen) {
+  ScriptedSource::Script script;
+  const std::string a =
+      MakeMessage(MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, 35), 280, 1);
+  script.inet = {a};
+  RecordingSaver saver;
+  RecordingObserver observer;
+  CollectorOptions options;
+  options.destroy_grace = absl::Seconds(5);
+  auto c = Collector::CreateWithSource(
+      options, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  c->RunCycle();
+  script.inet.clear();
+  c->RunCycle();
+  script.inet = {a};  // back: it was only missing from one dump
+  EXPECT_EQ(c->RunCycle().opened, 0);
+  EXPECT_TRUE(saver.closed.empty());
+  EXPECT_EQ(
+      std::count(observer.events.begin(), observer.events.end(), "open 35"), 1);
 }
 
 }  // namespace

@@ -89,7 +89,11 @@ TEST(DestroyListener, DeliversFinalStateOfClosedConnection) {
          std::chrono::steady_clock::now() < deadline) {
     pollfd p{(*listener)->fd(), POLLIN, 0};
     poll(&p, 1, 100);
-    (*listener)->Drain([&](const parse::RecordView& view) {
+    (*listener)->Drain([&](char* payload, size_t size) {
+      absl::StatusOr<parse::RecordView> parsed =
+          parse::SplitMessage(absl::string_view(payload, size));
+      ASSERT_TRUE(parsed.ok());
+      const parse::RecordView& view = *parsed;
       Captured c{view.Idm(), {}, 0};
       if (view.Has(inetdiag::kInfo)) {
         c.info_len = view.attributes[inetdiag::kInfo].size();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "collector/collector.h"
+#include "collector/destroy_listener.h"
 #include "collector/flags.h"
 #include "collector/shutdown_signal.h"
 #include "collector/telemetry_observer.h"
@@ -24,6 +25,11 @@ namespace {
 constexpr int kUsageError = 2;
 // Labels tcpinfo_build_info.
 constexpr char kVersion[] = "0.1.0-dev";
+// How long a connection gone from the dumps waits for its destroy event
+// before it is closed anyway (the kernel sends the event from a workqueue,
+// usually within microseconds; a socket in CLOSE still held by its process
+// sends it only when closed).
+constexpr absl::Duration kDestroyGrace = absl::Seconds(1);
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "tcp-info: %s\n", message.c_str());
@@ -99,12 +105,43 @@ int main(int argc, char** argv) {
   options.filter.exclude_srcports = config->exclude_srcports;
   options.filter.exclude_dstips = config->exclude_dstips;
   options.anonymize = config->anonymize;
+
+  // Destroy events: every connection's final state, even one shorter than
+  // a poll. Without CAP_NET_ADMIN, polling alone goes on.
+  std::unique_ptr<collector::DestroyListener> destroy_listener;
+  if (config->destroy_events) {
+    absl::StatusOr<std::unique_ptr<collector::DestroyListener>> listener =
+        collector::DestroyListener::Open();
+    if (listener.ok()) {
+      destroy_listener = *std::move(listener);
+      options.destroy_grace = kDestroyGrace;
+    } else {
+      std::fprintf(stderr, "tcp-info: destroy events off, polling only: %s\n",
+                   std::string(listener.status().message()).c_str());
+    }
+  }
+  metrics.SetDestroyEventsEnabled(destroy_listener != nullptr);
+
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
       collector::Collector::Create(options, saver->get(), &telemetry);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
+  auto drain_destroy_events = [&] {
+    bool overflowed = false;
+    destroy_listener->Drain(
+        [&](char* payload, size_t size) {
+          (*collector)->HandleDestroyed(payload, size, absl::Now());
+        },
+        &overflowed);
+    if (overflowed) (*collector)->CountDestroyOverflow();
+  };
+  if (destroy_listener != nullptr) {
+    (*collector)->AddWatch(destroy_listener->fd(), drain_destroy_events);
+  }
 
   (*collector)->Run((*shutdown)->fd());
+  // Connections that ended during the last cycle.
+  if (destroy_listener != nullptr) drain_destroy_events();
   const int signal = (*shutdown)->Take();
   (*saver)->CloseAll();
   // Every flow still open ends with the daemon: a close event for each,
