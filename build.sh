@@ -46,6 +46,13 @@ case "$cmd" in
     ;;
   test)
     install_deps
+    # Formatting is part of the contract (.clang-format, Google style).
+    unformatted=$(git ls-files '*.cc' '*.h' | while read -r f; do
+      clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"; done)
+    if [ -n "$unformatted" ]; then
+      echo "build.sh: not clang-formatted:" $unformatted >&2
+      exit 1
+    fi
     build build
     (cd build && ctest --output-on-failure --timeout 600 -j2)
     build build-asan -DTCPINFO_SANITIZE=ON -DTCPINFO_BENCH=OFF

@@ -143,9 +143,9 @@ static_assert(offsetof(DctcpInfo, alpha) == 4);
 
 // struct tcp_bbr_info (INET_DIAG_BBRINFO).
 struct BbrInfo {
-  uint32_t bw_lo;  // lower 32 bits of the bandwidth estimate, bytes/s
-  uint32_t bw_hi;  // upper 32 bits
-  uint32_t min_rtt;  // microseconds
+  uint32_t bw_lo;        // lower 32 bits of the bandwidth estimate, bytes/s
+  uint32_t bw_hi;        // upper 32 bits
+  uint32_t min_rtt;      // microseconds
   uint32_t pacing_gain;  // fixed point, << 8
   uint32_t cwnd_gain;    // fixed point, << 8
 };

@@ -75,7 +75,8 @@ absl::Status DecodeBase64(absl::string_view text, std::string* out) {
   }
   // Padding must complete the last quantum: "xx==" or "xxx=", never more.
   if (chars % 4 != 0 || pad > 2 || (pad > 0 && (chars - pad) % 4 + pad != 4)) {
-    return absl::InvalidArgumentError("illegal base64 data: bad length or padding");
+    return absl::InvalidArgumentError(
+        "illegal base64 data: bad length or padding");
   }
   // Like Go's non-strict StdEncoding, non-zero bits left over in the final
   // quantum are ignored.

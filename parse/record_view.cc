@@ -17,9 +17,9 @@ absl::StatusOr<RecordView> SplitMessage(absl::string_view payload,
                                         int* dropped_attributes) {
   constexpr size_t kIdmSize = sizeof(inetdiag::Msg);  // already 4-aligned
   if (payload.size() < kIdmSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inet_diag message of ", payload.size(), " bytes, want at least ",
-        kIdmSize));
+    return absl::InvalidArgumentError(
+        absl::StrCat("inet_diag message of ", payload.size(),
+                     " bytes, want at least ", kIdmSize));
   }
   RecordView view;
   view.raw_idm = payload.substr(0, kIdmSize);

@@ -42,7 +42,8 @@ struct Timestamp {
     return !(a == b);
   }
   friend bool operator<(const Timestamp& a, const Timestamp& b) {
-    return a.seconds < b.seconds || (a.seconds == b.seconds && a.nanos < b.nanos);
+    return a.seconds < b.seconds ||
+           (a.seconds == b.seconds && a.nanos < b.nanos);
   }
 };
 

@@ -42,7 +42,7 @@ struct TcpInfo {
   uint8_t probes;
   uint8_t backoff;
   uint8_t options;
-  uint8_t wscale;  // snd_wscale in the low nibble, rcv_wscale in the high.
+  uint8_t wscale;       // snd_wscale in the low nibble, rcv_wscale in the high.
   uint8_t app_limited;  // bit 0: delivery_rate_app_limited; bits 1-2:
                         // fastopen_client_fail.
 
