@@ -59,6 +59,7 @@ case "$cmd" in
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure --timeout 600 -j2)
+    fuzz/run.sh 30
     ;;
   bench)
     install_deps
