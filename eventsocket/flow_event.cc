@@ -6,45 +6,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "parse/json_string.h"
 
 namespace eventsocket {
 
 void FlowEvent::SetUuid(absl::string_view value) {
   uuid_length = static_cast<uint8_t>(std::min(value.size(), kMaxUuidLength));
   std::memcpy(uuid, value.data(), uuid_length);
-}
-
-void AppendJsonString(absl::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-      case '\\':
-        out->push_back('\\');
-        out->push_back(c);
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (u < 0x20 || c == '<' || c == '>' || c == '&') {
-          out->append("\\u00");
-          out->push_back(kHex[u >> 4]);
-          out->push_back(kHex[u & 0xf]);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 namespace {
@@ -109,7 +77,7 @@ void AppendJsonLine(const FlowEvent& event, std::string* out) {
                   ",\"Timestamp\":\"");
   parse::AppendRfc3339(event.timestamp, out);
   out->append("\",\"UUID\":");
-  AppendJsonString(event.Uuid(), out);
+  parse::AppendJsonString(event.Uuid(), out);
   if (event.type != EventType::kOpen) {
     out->append(",\"ID\":null}\n");
     return;

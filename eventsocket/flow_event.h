@@ -56,11 +56,6 @@ void AppendJsonLine(const FlowEvent& event, std::string* out);
 // groups, the first on ties, replaced by "::").
 void AppendGoIp(const uint32_t address[4], std::string* out);
 
-// Appends `text` as a JSON string (quotes included) escaped as Go's
-// encoding/json does: \" \\ \n \r \t, other control bytes and <, >, & as
-// \u00XX; other bytes are copied.
-void AppendJsonString(absl::string_view text, std::string* out);
-
 }  // namespace eventsocket
 
 #endif  // TCPINFO_EVENTSOCKET_FLOW_EVENT_H_

@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "parse/archival_record.h"
 #include "parse/base64.h"
+#include "parse/json_string.h"
 #include "parse/timestamp.h"
 #include "tests/testutil/paths.h"
 
@@ -115,6 +116,13 @@ TEST(ArchivalRecord, MetadataLineMatchesReference) {
             "{\"Timestamp\":\"0001-01-01T00:00:00Z\",\"Metadata\":{\"UUID\":"
             "\"ndt-jdczh_1553815964_00000000000003E8\",\"Sequence\":183,"
             "\"StartTime\":\"2019-04-01T07:42:37.371Z\"}}\n");
+}
+
+TEST(JsonString, EscapesAsGoEncodingJson) {
+  std::string out;
+  parse::AppendJsonString("a\"b\\c\nd\re\tf\x01<>&\xc3\xa9", &out);
+  EXPECT_EQ(out,
+            "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001\\u003c\\u003e\\u0026\xc3\xa9\"");
 }
 
 TEST(ArchivalRecord, RejectsBadLines) {
