@@ -4,6 +4,7 @@
 #include <linux/netlink.h>
 
 #include <cstring>
+#include <limits>
 
 #include "inetdiag/inet_diag.h"
 
@@ -33,6 +34,20 @@ const char* DumpIssueName(DumpIssue issue) {
   return "unknown";
 }
 
+namespace {
+
+// The errno carried by a netlink status or error (negative, or for an error
+// either sign); INT32_MIN, which no kernel sends, saturates instead of
+// overflowing.
+int ErrnoOf(int32_t status) {
+  if (status == std::numeric_limits<int32_t>::min()) {
+    return std::numeric_limits<int>::max();
+  }
+  return status < 0 ? -status : status;
+}
+
+}  // namespace
+
 // libmnl's mnl_cb_run() stops at the first NLM_F_DUMP_INTR message and leaves
 // the rest of the dump unread; we want those messages (they are valid
 // snapshots) and only to mark the dump incomplete, so the walk is written out
@@ -42,7 +57,10 @@ WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
                           DumpResult* result, DumpMessageHandler handler) {
   const auto* nlh = reinterpret_cast<const struct nlmsghdr*>(data);
   int remaining = static_cast<int>(size);
-  while (mnl_nlmsg_ok(nlh, remaining)) {
+  // mnl_nlmsg_ok() compares nlmsg_len with `remaining` as an int, so a
+  // length of 2^31 or more would pass it and step outside the buffer.
+  while (mnl_nlmsg_ok(nlh, remaining) &&
+         nlh->nlmsg_len <= static_cast<uint32_t>(remaining)) {
     if (!mnl_nlmsg_portid_ok(nlh, port_id)) {
       result->Count(DumpIssue::kBadPortId);
       return WalkStatus::kAbort;
@@ -70,7 +88,7 @@ WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
         }
         if (status < 0) {
           result->Count(DumpIssue::kNetlinkError);
-          result->error = -status;
+          result->error = ErrnoOf(status);
         }
         return WalkStatus::kDone;
       }
@@ -81,7 +99,7 @@ WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
         }
         if (error != 0 || payload_size < sizeof(error)) {
           result->Count(DumpIssue::kNetlinkError);
-          result->error = error < 0 ? -error : error;
+          result->error = ErrnoOf(error);
         }
         return WalkStatus::kDone;
       }
