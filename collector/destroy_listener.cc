@@ -82,7 +82,11 @@ size_t DestroyListener::Drain(
     }
     int left = static_cast<int>(n);
     for (nlmsghdr* nlh = reinterpret_cast<nlmsghdr*>(buffer_.get());
-         mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+         // libmnl compares the length as an int: lengths of 2^31 and more
+         // would pass, so bound it by what is left ourselves.
+         mnl_nlmsg_ok(nlh, left) &&
+         nlh->nlmsg_len <= static_cast<uint32_t>(left);
+         nlh = mnl_nlmsg_next(nlh, &left)) {
       if (nlh->nlmsg_type != inetdiag::kSockDiagByFamily) continue;
       char* payload = static_cast<char*>(mnl_nlmsg_get_payload(nlh));
       const size_t size = mnl_nlmsg_get_payload_len(nlh);
