@@ -55,11 +55,12 @@ case "$cmd" in
     fi
     build build
     (cd build && ctest --output-on-failure --timeout 600 -j2)
+    fuzz/run.sh 30
+    # Last, so that ctest's summary closes the output.
     build build-asan -DTCPINFO_SANITIZE=ON -DTCPINFO_BENCH=OFF
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure --timeout 600 -j2)
-    fuzz/run.sh 30
     ;;
   bench)
     install_deps
