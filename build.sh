@@ -2,8 +2,9 @@
 # One entry point for users and CI, on Debian 12 as root:
 #   ./build.sh run [FLAGS...]  install dependencies, build, start the collector
 #                              (archives under ./data, metrics on localhost:9990)
-#   ./build.sh test            install dependencies, build (normal and
-#                              ASan+UBSan), run every test
+#   ./build.sh test            install dependencies, check formatting, build
+#                              (normal and ASan+UBSan), run every test in both,
+#                              and each fuzz target for 30 s
 #   ./build.sh bench [ARGS]    install dependencies, build, run the benchmarks
 set -euo pipefail
 cd "$(dirname "$0")"
