@@ -33,6 +33,7 @@
 #include "parse/snapshot.h"
 #include "parse/snapshot_json.h"
 #include "parse/timestamp.h"
+#include "tests/testutil/archive.h"
 
 namespace {
 
@@ -93,12 +94,7 @@ const Archive& GetArchive() {
                                 : SourceDir() + "/../shared/testdata/mlab/";
     std::vector<std::string> snapshots;
     std::string metadata;
-    for (const char* file :
-         {"ndt-jdczh_1553815964_00000000000003E8.00183.jsonl.zst",
-          "ndt-jdczh_1553815964_00000000000003E8.00185.jsonl.zst",
-          "ndt-7hhhv_1559749627_0000000000062D84.00000.jsonl.zst",
-          "finwait2-sample_1554836592_unsafe_000000000135A272.00000.jsonl.zst",
-          "archiveRecords.jsonl.zst"}) {
+    for (const char* file : testutil::kMlabArchives) {
       for (absl::string_view line :
            absl::StrSplit(Decompress(dir + file), '\n', absl::SkipEmpty())) {
         if (absl::StrContains(line, "\"RawIDM\"")) {

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -12,9 +13,9 @@
 #include "absl/strings/str_format.h"
 #include "cache/cache.h"
 #include "collector/dump_socket.h"
-#include "collector/log_limiter.h"
 #include "inetdiag/inet_diag.h"
 #include "parse/record_view.h"
+#include "saver/error_log.h"
 
 namespace collector {
 namespace {
@@ -100,9 +101,9 @@ struct Collector::Rep {
   std::vector<Watch> watches;
   std::vector<struct pollfd> poll_fds;
 
-  LogLimiter dump_log;
-  LogLimiter message_log;
-  LogLimiter poll_log;
+  saver::ErrorLog dump_log;
+  saver::ErrorLog message_log;
+  saver::ErrorLog poll_log;
 };
 
 void Collector::Rep::HandleMessage(const DumpMessage& m) {
@@ -131,11 +132,10 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
       parse::SplitMessage(absl::string_view(m.payload, m.size), &dropped);
   if (!view.ok()) {
     ++cycle.bad_messages;
-    int64_t suppressed = 0;
-    if (message_log.Admit(m.received, &suppressed)) {
+    if (const std::optional<uint64_t> suppressed = message_log.Admit()) {
       LogLine(absl::StrCat(
           "skipping a malformed inet_diag message: ", view.status().message(),
-          " (", suppressed, " similar suppressed)"));
+          " (", *suppressed, " similar suppressed)"));
     }
     return;
   }
@@ -238,8 +238,8 @@ void Collector::Rep::LogDumpIssues() {
     for (int64_t n : d.issues) any = any || n != 0;
   }
   if (!any) return;
-  int64_t suppressed = 0;
-  if (!dump_log.Admit(absl::Now(), &suppressed)) return;
+  const std::optional<uint64_t> suppressed = dump_log.Admit();
+  if (!suppressed.has_value()) return;
   std::string line = "netlink dump irregularities:";
   for (const DumpResult& d : cycle.dumps) {
     const std::string issues = IssuesText(d.issues);
@@ -253,7 +253,7 @@ void Collector::Rep::LogDumpIssues() {
   if (!cycle.complete) {
     absl::StrAppend(&line, "; no connection closed this cycle");
   }
-  absl::StrAppend(&line, " (", suppressed, " similar suppressed)");
+  absl::StrAppend(&line, " (", *suppressed, " similar suppressed)");
   LogLine(line);
 }
 
@@ -286,8 +286,7 @@ bool Collector::Rep::WaitUntil(absl::Time deadline, int stop_fd) {
     const struct timespec timeout = absl::ToTimespec(left);
     const int n = ppoll(poll_fds.data(), poll_fds.size(), &timeout, nullptr);
     if (n < 0 && errno != EINTR) {
-      int64_t suppressed = 0;
-      if (poll_log.Admit(absl::Now(), &suppressed)) {
+      if (poll_log.Admit().has_value()) {
         LogLine(absl::StrCat("poll: ", std::strerror(errno)));
       }
     }

@@ -1,12 +1,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "parse/archival_record.h"
 #include "parse/base64.h"
 #include "parse/json_string.h"
 #include "parse/timestamp.h"
+#include "tests/testutil/archive.h"
 #include "tests/testutil/paths.h"
 
 namespace {
@@ -81,24 +81,17 @@ TEST(Base64, KnownVectorsAndErrors) {
 TEST(ArchivalRecord, ReencodesRealArchivesByteForByte) {
   const std::string dir = testutil::TestDataDir() + "/mlab/";
   int lines_checked = 0;
-  for (const char* file :
-       {"ndt-jdczh_1553815964_00000000000003E8.00183.jsonl.zst",
-        "ndt-jdczh_1553815964_00000000000003E8.00185.jsonl.zst",
-        "ndt-7hhhv_1559749627_0000000000062D84.00000.jsonl.zst",
-        "finwait2-sample_1554836592_unsafe_000000000135A272.00000.jsonl.zst",
-        "archiveRecords.jsonl.zst"}) {
-    const std::string text = testutil::ReadZstdFileOrDie(dir + file);
-    ASSERT_FALSE(text.empty()) << file;
-    for (absl::string_view line : absl::StrSplit(text, '\n')) {
-      if (line.empty()) continue;
-      auto record = parse::DecodeRecordJson(line);
-      ASSERT_TRUE(record.ok()) << file << ": " << record.status();
+  for (const char* file : testutil::kMlabArchives) {
+    const testutil::Archive archive = testutil::ReadArchive(dir + file);
+    ASSERT_FALSE(archive.lines.empty()) << file;
+    for (size_t i = 0; i < archive.lines.size(); ++i) {
+      const parse::ArchivalRecord& record = archive.records[i];
       std::string again;
-      parse::AppendRecordJson(*record, &again);
-      ASSERT_EQ(again, std::string(line) + "\n") << file;
-      if (!record->raw_idm.empty()) {
+      parse::AppendRecordJson(record, &again);
+      ASSERT_EQ(again, archive.lines[i] + "\n") << file;
+      if (!record.raw_idm.empty()) {
         std::string via_view;
-        parse::AppendSnapshotJson(record->timestamp, record->View(), &via_view);
+        parse::AppendSnapshotJson(record.timestamp, record.View(), &via_view);
         ASSERT_EQ(via_view, again) << file;
       }
       ++lines_checked;
