@@ -42,6 +42,12 @@ constexpr size_t kMaxTombstones = 4096;
 constexpr size_t kMaxSpareBatches = 2;
 constexpr size_t kMaxSpareArena = size_t{1} << 20;
 
+// How long after its first frame a file may still receive one: its
+// snapshots span at most the rotation period; the writer may lag behind.
+std::chrono::steady_clock::duration FileLifetime(const Options& options) {
+  return absl::ToChronoSeconds(2 * options.rotation + absl::Minutes(10));
+}
+
 absl::Duration Since(Timestamp later, Timestamp earlier) {
   return absl::Seconds(later.seconds - earlier.seconds) +
          absl::Nanoseconds(later.nanos - earlier.nanos);
@@ -54,6 +60,9 @@ struct Group {
   int64_t sequence;
   Timestamp start;      // the connection's first sighting
   Timestamp file_date;  // dates the file's directory
+  // The first frame of this file in this process: the file may end in part
+  // of a frame a killed predecessor left, to be cut off first.
+  bool first_in_process = false;
   uint32_t snapshots = 0;
   uint32_t first = kEnd;
   uint32_t last = kEnd;
@@ -145,7 +154,10 @@ struct Connection {
   int32_t sequence = 0;
   int32_t group = -1;
   uint32_t batch = 0;
+  bool new_file = true;  // no group of the current file made yet
 };
+// With its key, 56 bytes per connection (the flag fits in padding).
+static_assert(sizeof(Connection) + sizeof(uint64_t) <= 56);
 
 struct Tombstone {
   Timestamp start;
@@ -156,7 +168,7 @@ class SaverImpl final : public Saver {
  public:
   explicit SaverImpl(const Options& options)
       : options_(options),
-        appender_(options.compression_level),
+        appender_(options.compression_level, FileLifetime(options)),
         writer_([this] { WriterLoop(); }) {
     current_.recyclable = true;
   }
@@ -192,6 +204,7 @@ class SaverImpl final : public Saver {
       c.group = -1;
       ++c.sequence;
       c.file_date = timestamp;
+      c.new_file = true;
       ++files_created_;
     }
     if (current_.arena.empty()) current_.begun = timestamp;
@@ -261,6 +274,7 @@ class SaverImpl final : public Saver {
     s.connections = connections_.size();
     s.open_files = static_cast<uint64_t>(appender_.open_files());
     s.frames_written = frames_written_.load(std::memory_order_relaxed);
+    s.repaired_files = appender_.repaired_files();
     s.records_dropped =
         dropped_by_bound_ + dropped_by_errors_.load(std::memory_order_relaxed);
     s.buffered_bytes =
@@ -290,7 +304,8 @@ class SaverImpl final : public Saver {
       c->batch = serial_;
       c->group = static_cast<int32_t>(current_.groups.size());
       current_.groups.push_back(
-          Group{cookie, c->sequence, c->start, c->file_date});
+          Group{cookie, c->sequence, c->start, c->file_date, c->new_file});
+      c->new_file = false;
     }
     return current_.groups[c->group];
   }
@@ -385,7 +400,8 @@ class SaverImpl final : public Saver {
     const std::string path =
         ArchivePath(options_.output_dir, group.file_date, uuid, group.sequence);
     absl::StatusOr<size_t> appended = appender_.Append(
-        options_.output_dir, path, [&](bool file_is_empty, std::string* text) {
+        options_.output_dir, path, group.first_in_process,
+        [&](bool file_is_empty, std::string* text) {
           if (file_is_empty) {
             parse::AppendMetadataJson({uuid, group.sequence, group.start},
                                       text);

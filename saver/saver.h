@@ -15,7 +15,10 @@
 // with its first frame, so every file holds its metadata and at least one
 // snapshot. Should a file already exist and not be empty (the daemon
 // restarted within one boot), frames are appended to it without a second
-// metadata line.
+// metadata line; before the first of them the file is cut back to the end of
+// its last complete frame, so that a frame a killed predecessor left half
+// written cannot make the new ones undecodable (counted in repaired_files;
+// a file whose metadata frame was cut gets its metadata line again).
 //
 // Resources do not grow with connections: pending snapshots of all
 // connections are appended, in packed binary form (cache/packed_record.h),
@@ -76,6 +79,9 @@ struct Stats {
   uint64_t connections = 0;      // connections with an unfinished file
   uint64_t open_files = 0;       // file descriptors held right now
   uint64_t frames_written = 0;   // zstd frames appended
+  uint64_t repaired_files = 0;   // files cut back to their last complete
+                                 // frame before appending (a predecessor
+                                 // was killed while writing)
   uint64_t records_dropped = 0;  // snapshots lost to write errors or the
                                  // memory bound
   uint64_t buffered_bytes = 0;   // pending + queued snapshot bytes
