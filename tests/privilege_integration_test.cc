@@ -1,0 +1,415 @@
+// Least privilege, end to end as root (issue 7): build/bin/tcp-info runs in
+// a connfarm client namespace as user nobody (uid 65534), started the way
+// the systemd unit starts it (setpriv: no new privileges, bounding and
+// ambient sets as given), with archives and the event socket in
+// directories that user owns.
+//
+// With CAP_NET_ADMIN alone it has exactly that capability, receives destroy
+// events (tcpinfo_destroy_events_enabled 1) and so archives a connection
+// shorter than a poll with its exact final counters in state CLOSE; its
+// destroy-event socket gets the full 8 MiB buffer (SO_RCVBUFFORCE) and the
+// kernel adds INET_DIAG_MARK to every record. With no capability at all it
+// still polls and archives, and still receives destroy events: the kernel
+// lets any user join the TCP destroy groups (sock_diag's netlink socket is
+// NL_CFG_F_NONROOT_RECV); only the buffer is capped by net.core.rmem_max
+// and INET_DIAG_MARK is left out. The event socket is mode 0660.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "inetdiag/inet_diag.h"
+#include "tcp/tcp_info.h"
+#include "tests/metrics_scrape.h"
+#include "tests/testutil/farm.h"
+#include "tests/testutil/paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uid_t kNobody = 65534;
+constexpr uint16_t kPort = 18651;
+constexpr int kMetricsPort = 19651;
+constexpr char kSetpriv[] = "/usr/bin/setpriv";
+// CAP_NET_ADMIN is capability 12: bit 12 of the /proc status masks.
+constexpr char kNetAdminOnly[] = "0000000000001000";
+constexpr char kNoCapabilities[] = "0000000000000000";
+
+// One connection of the test's own and what it moved.
+struct Connection {
+  uint64_t cookie = 0;
+  size_t sent = 0;      // client -> server
+  size_t received = 0;  // server -> client
+};
+
+// What the connection's archives end with.
+struct LastRecord {
+  bool archived = false;
+  uid_t owner = 0;  // of its (first) archive file
+  int state = -1;
+  bool has_mark = false;  // INET_DIAG_MARK in some record
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+};
+
+// The /proc/<pid>/status line `key` ("CapEff"), its value without spaces.
+std::string StatusField(pid_t pid, const std::string& key) {
+  const std::string status =
+      testutil::ReadText(absl::StrCat("/proc/", pid, "/status"));
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, key + ":")) {
+      return absl::StrReplaceAll(line, {{"\t", " "}});
+    }
+  }
+  return "";
+}
+
+class Privilege : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+    ASSERT_TRUE(fs::exists(kSetpriv)) << "install util-linux";
+    const std::string test =
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = absl::StrCat(::testing::TempDir(), "/privilege_it_", getpid(), "_",
+                        test.substr(0, 12));
+    fs::remove_all(dir_);
+    // Directories the daemon's user owns, 0750, as tmpfiles.d and
+    // RuntimeDirectory= make them.
+    for (const char* sub : {"/out", "/run"}) {
+      fs::create_directories(dir_ + sub);
+      ASSERT_EQ(chown((dir_ + sub).c_str(), kNobody, kNobody), 0);
+      ASSERT_EQ(chmod((dir_ + sub).c_str(), 0750), 0);
+    }
+    prefix_ = absl::StrCat("priv", getpid());
+    std::ofstream(dir_ + "/prefix") << prefix_ << "\n";
+    farm_ = std::make_unique<testutil::Farm>(dir_, "pv");
+    ASSERT_TRUE(farm_->Up()) << testutil::ReadText(farm_->log());
+    testutil::InNamespace(farm_->Namespace("srv"), [&] {
+      for (int v6 = 0; v6 < 2; ++v6) {
+        listeners_[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        ASSERT_GE(listeners_[v6], 0);
+        const int one = 1;
+        setsockopt(listeners_[v6], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        testutil::SetTimeouts(listeners_[v6]);
+        const sockaddr_storage a = testutil::Address(v6, kPort);
+        ASSERT_EQ(bind(listeners_[v6], reinterpret_cast<const sockaddr*>(&a),
+                       testutil::Length(v6)),
+                  0)
+            << std::strerror(errno);
+        ASSERT_EQ(listen(listeners_[v6], 64), 0);
+      }
+    });
+  }
+
+  void TearDown() override {
+    for (int& fd : listeners_) {
+      if (fd >= 0) close(fd);
+    }
+    {
+      testutil::ProcessGuard guard{&daemon_};  // SIGKILL if still running
+    }
+    farm_.reset();  // connfarm down
+    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Starts tcp-info as nobody in the client namespace with `capabilities`
+  // ("" for none, else e.g. "net_admin") in its bounding, inheritable and
+  // ambient sets, and waits until it polls.
+  void StartDaemon(const std::string& capabilities) {
+    const std::string caps =
+        capabilities.empty() ? "-all" : "-all,+" + capabilities;
+    daemon_ = testutil::Spawn(
+        {testutil::ConnfarmPath(),
+         "exec",
+         "--name",
+         farm_->name(),
+         "--",
+         kSetpriv,
+         absl::StrCat("--reuid=", kNobody),
+         absl::StrCat("--regid=", kNobody),
+         "--clear-groups",
+         "--no-new-privs",
+         "--bounding-set=" + caps,
+         "--inh-caps=" + caps,
+         "--ambient-caps=" + caps,
+         "--",
+         testutil::BinaryPath("tcp-info"),
+         "-output=" + dir_ + "/out",
+         "-uuid-prefix-file=" + dir_ + "/prefix",
+         "-interval=10ms",
+         absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort),
+         "-tcpinfo.eventsocket=" + socket_path()},
+        daemon_log());
+    ASSERT_TRUE(testutil::WaitForExe(daemon_, "tcp-info", absl::Seconds(10)))
+        << testutil::ReadText(daemon_log());
+    absl::SleepFor(absl::Milliseconds(300));
+    ASSERT_EQ(waitpid(daemon_, nullptr, WNOHANG), 0)
+        << "daemon exited early: " << testutil::ReadText(daemon_log());
+  }
+
+  // SIGTERM: the daemon finishes every file and exits 0.
+  void StopDaemon() {
+    ASSERT_EQ(kill(daemon_, SIGTERM), 0);
+    const int status = testutil::WaitFor(daemon_, absl::Seconds(10));
+    ASSERT_GE(status, 0) << "daemon ignored SIGTERM";
+    daemon_ = -1;
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << testutil::ReadText(daemon_log());
+  }
+
+  // The daemon's tcpinfo_destroy_events_enabled, scraped from inside the
+  // client namespace; -1 if the page or the sample is missing.
+  double DestroyEventsEnabled() {
+    const std::string page = testutil::HttpGet(
+        "127.0.0.1", kMetricsPort, "/metrics", farm_->name() + "-cli");
+    const auto families = testutil::ParseExposition(page);
+    const auto it = families.find("tcpinfo_destroy_events_enabled");
+    if (it == families.end()) return -1;
+    const auto sample =
+        it->second.samples.find("tcpinfo_destroy_events_enabled");
+    return sample == it->second.samples.end() ? -1 : sample->second;
+  }
+
+  // `count` connections from the client namespace, one after the other,
+  // every other one IPv6: the client sends 300 + i bytes, the server
+  // answers 70 + i, then each closes after `lifetime`.
+  std::vector<Connection> Connect(int count, absl::Duration lifetime) {
+    std::vector<Connection> out(count);
+    std::thread server([&] {
+      for (int i = 0; i < count && !HasFatalFailure(); ++i) {
+        const int fd = accept(listeners_[i % 2], nullptr, nullptr);
+        ASSERT_GE(fd, 0) << std::strerror(errno);
+        testutil::SetTimeouts(fd);
+        testutil::ReceiveAll(fd, 300 + i);
+        testutil::SendAll(fd, 70 + i);
+        char c;
+        EXPECT_EQ(recv(fd, &c, 1, 0), 0);
+        close(fd);
+      }
+    });
+    testutil::InNamespace(farm_->Namespace("cli"), [&] {
+      for (int i = 0; i < count && !HasFatalFailure(); ++i) {
+        const bool v6 = i % 2 == 1;
+        const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        ASSERT_GE(fd, 0);
+        testutil::SetTimeouts(fd);
+        const sockaddr_storage a = testutil::Address(v6, kPort);
+        ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&a),
+                          testutil::Length(v6)),
+                  0)
+            << std::strerror(errno);
+        socklen_t len = sizeof(out[i].cookie);
+        ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &out[i].cookie, &len),
+                  0);
+        out[i].sent = 300 + i;
+        out[i].received = 70 + i;
+        testutil::SendAll(fd, out[i].sent);
+        testutil::ReceiveAll(fd, out[i].received);
+        absl::SleepFor(lifetime);
+        close(fd);
+      }
+    });
+    server.join();
+    return out;
+  }
+
+  // The last record of each connection's archives.
+  std::map<uint64_t, LastRecord> LastRecords() {
+    std::map<uint64_t, LastRecord> out;
+    for (const auto& [cookie, files] :
+         testutil::ListArchives(dir_ + "/out", prefix_)) {
+      LastRecord& last = out[cookie];
+      last.archived = true;
+      struct stat st;
+      if (stat(files[0].path.c_str(), &st) == 0) last.owner = st.st_uid;
+      int64_t sequence = -1;
+      for (const testutil::ArchiveFile& f : files) {
+        const std::vector<parse::ArchivalRecord> records =
+            testutil::Decode(f.path);
+        if (f.sequence < sequence || records.size() < 2) continue;
+        sequence = f.sequence;
+        const parse::ArchivalRecord& r = records.back();
+        if (r.raw_idm.size() != sizeof(inetdiag::Msg)) continue;
+        inetdiag::Msg idm;
+        std::memcpy(&idm, r.raw_idm.data(), sizeof(idm));
+        last.state = idm.state;
+        const size_t mark = size_t{inetdiag::kMark};
+        for (const parse::ArchivalRecord& each : records) {
+          last.has_mark |= each.attributes.size() > mark &&
+                           each.attributes[mark].has_value();
+        }
+        tcp::TcpInfo info;
+        if (testutil::Info(r, &info)) {
+          last.bytes_sent = info.bytes_sent;
+          last.bytes_received = info.bytes_received;
+        }
+      }
+    }
+    return out;
+  }
+
+  // The event socket file's owner and mode bits while the daemon runs.
+  void ExpectEventSocketMode() {
+    struct stat st;
+    ASSERT_EQ(stat(socket_path().c_str(), &st), 0) << std::strerror(errno);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0660u) << std::oct << st.st_mode;
+    EXPECT_EQ(st.st_uid, kNobody);
+  }
+
+  // The kernel receive buffer (sk_rcvbuf, what `ss -m` calls rb) of the
+  // daemon's destroy-event socket: the netlink socket in the client
+  // namespace subscribed to both TCP destroy groups. -1 if not found.
+  int64_t DestroySocketBuffer() {
+    const std::string out = dir_ + "/ss.txt";
+    testutil::Run({testutil::ConnfarmPath(), "exec", "--name", farm_->name(),
+                   "--", "ss", "-f", "netlink", "-a", "-n", "-e", "-m"},
+                  out);
+    for (absl::string_view line :
+         absl::StrSplit(testutil::ReadText(out), '\n')) {
+      if (!absl::StrContains(line, "groups=0x00000005")) continue;
+      const size_t rb = line.find(",rb");
+      int64_t bytes = -1;
+      if (rb == absl::string_view::npos ||
+          !absl::SimpleAtoi(
+              line.substr(rb + 3, line.find(',', rb + 3) - rb - 3), &bytes)) {
+        ADD_FAILURE() << line;
+      }
+      return bytes;
+    }
+    ADD_FAILURE() << "no destroy-event socket:\n" << testutil::ReadText(out);
+    return -1;
+  }
+
+  // net.core.rmem_max of the client namespace.
+  int64_t RmemMax() {
+    int64_t value = -1;
+    testutil::InNamespace(farm_->Namespace("cli"), [&] {
+      EXPECT_TRUE(absl::SimpleAtoi(
+          absl::StripAsciiWhitespace(
+              testutil::ReadText("/proc/sys/net/core/rmem_max")),
+          &value));
+    });
+    return value;
+  }
+
+  // Lines of the daemon's log that contain `text`.
+  int LogLines(const std::string& text) {
+    int n = 0;
+    for (absl::string_view line :
+         absl::StrSplit(testutil::ReadText(daemon_log()), '\n')) {
+      n += absl::StrContains(line, text);
+    }
+    return n;
+  }
+
+  std::string daemon_log() const { return dir_ + "/tcp-info.log"; }
+  std::string socket_path() const { return dir_ + "/run/events.sock"; }
+
+  std::string dir_;
+  std::string prefix_;
+  std::unique_ptr<testutil::Farm> farm_;
+  int listeners_[2] = {-1, -1};
+  pid_t daemon_ = -1;
+};
+
+TEST_F(Privilege, WithOnlyNetAdminArchivesShortConnectionsExactly) {
+  const absl::Time start = absl::Now();
+  ASSERT_NO_FATAL_FAILURE(StartDaemon("net_admin"));
+  EXPECT_EQ(StatusField(daemon_, "Uid"), " 65534 65534 65534 65534");
+  EXPECT_EQ(StatusField(daemon_, "CapEff"), std::string(" ") + kNetAdminOnly);
+  EXPECT_EQ(StatusField(daemon_, "CapPrm"), std::string(" ") + kNetAdminOnly);
+  EXPECT_EQ(StatusField(daemon_, "CapBnd"), std::string(" ") + kNetAdminOnly);
+  EXPECT_EQ(StatusField(daemon_, "NoNewPrivs"), " 1");
+  EXPECT_EQ(DestroyEventsEnabled(), 1);
+  // SO_RCVBUFFORCE: the 8 MiB asked for, doubled by the kernel for its
+  // bookkeeping, whatever net.core.rmem_max says.
+  EXPECT_EQ(DestroySocketBuffer(), int64_t{2} * (8 << 20));
+  ExpectEventSocketMode();
+
+  // 30 ms each: polls see every one, but only a destroy event can end an
+  // archive in CLOSE with the exact final counters (the dump leaves CLOSE
+  // out, and the closing client becomes a TIME_WAIT mini-socket).
+  const std::vector<Connection> connections =
+      Connect(20, absl::Milliseconds(30));
+  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
+
+  EXPECT_EQ(LogLines("destroy events off"), 0);
+  const std::map<uint64_t, LastRecord> last = LastRecords();
+  for (const Connection& c : connections) {
+    const auto it = last.find(c.cookie);
+    ASSERT_NE(it, last.end()) << "cookie " << c.cookie << " not archived\n"
+                              << testutil::ReadText(daemon_log());
+    const LastRecord& r = it->second;
+    EXPECT_EQ(r.owner, kNobody);
+    EXPECT_EQ(r.state, tcp::kClose) << "cookie " << c.cookie;
+    EXPECT_EQ(r.bytes_sent, c.sent) << "cookie " << c.cookie;
+    EXPECT_EQ(r.bytes_received, c.received + 1) << "cookie " << c.cookie;
+    // The kernel adds the socket mark to dumps for CAP_NET_ADMIN only.
+    EXPECT_TRUE(r.has_mark) << "cookie " << c.cookie;
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(40));
+}
+
+TEST_F(Privilege, WithoutCapabilitiesStillGetsDestroyEventsInASmallerBuffer) {
+  const absl::Time start = absl::Now();
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(""));
+  EXPECT_EQ(StatusField(daemon_, "Uid"), " 65534 65534 65534 65534");
+  EXPECT_EQ(StatusField(daemon_, "CapEff"), std::string(" ") + kNoCapabilities);
+  EXPECT_EQ(StatusField(daemon_, "CapPrm"), std::string(" ") + kNoCapabilities);
+  EXPECT_EQ(StatusField(daemon_, "CapBnd"), std::string(" ") + kNoCapabilities);
+  // Any user may join the destroy groups: events stay on.
+  EXPECT_EQ(DestroyEventsEnabled(), 1);
+  // Plain SO_RCVBUF: capped by net.core.rmem_max (then doubled).
+  const int64_t rmem_max = RmemMax();
+  ASSERT_GT(rmem_max, 0);
+  EXPECT_EQ(DestroySocketBuffer(),
+            2 * std::min<int64_t>(int64_t{8} << 20, rmem_max));
+  ExpectEventSocketMode();
+
+  const std::vector<Connection> connections =
+      Connect(20, absl::Milliseconds(30));
+  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
+
+  EXPECT_EQ(LogLines("destroy events off"), 0)
+      << testutil::ReadText(daemon_log());
+  const std::map<uint64_t, LastRecord> last = LastRecords();
+  for (const Connection& c : connections) {
+    const auto it = last.find(c.cookie);
+    ASSERT_NE(it, last.end()) << "cookie " << c.cookie << " not archived\n"
+                              << testutil::ReadText(daemon_log());
+    const LastRecord& r = it->second;
+    EXPECT_EQ(r.owner, kNobody);
+    EXPECT_EQ(r.state, tcp::kClose) << "cookie " << c.cookie;
+    EXPECT_EQ(r.bytes_sent, c.sent) << "cookie " << c.cookie;
+    EXPECT_EQ(r.bytes_received, c.received + 1) << "cookie " << c.cookie;
+    EXPECT_FALSE(r.has_mark) << "cookie " << c.cookie;
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(40));
+}
+
+}  // namespace
