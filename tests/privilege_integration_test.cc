@@ -325,6 +325,43 @@ class Privilege : public ::testing::Test {
     return n;
   }
 
+  // The daemon runs as nobody, without new privileges, with `mask` as its
+  // effective, permitted and bounding capability sets.
+  void ExpectCredentials(const std::string& mask) {
+    EXPECT_EQ(StatusField(daemon_, "Uid"), " 65534 65534 65534 65534");
+    EXPECT_EQ(StatusField(daemon_, "NoNewPrivs"), " 1");
+    for (const char* set : {"CapEff", "CapPrm", "CapBnd"}) {
+      EXPECT_EQ(StatusField(daemon_, set), " " + mask) << set;
+    }
+  }
+
+  // Makes 20 connections of 30 ms each, stops the daemon and checks that
+  // each ended in its own archive, owned by nobody, with its exact final
+  // counters in state CLOSE, and INET_DIAG_MARK in some record exactly if
+  // `want_mark`. Polls see every connection, but only a destroy event can
+  // end an archive in CLOSE with those counters (the dump leaves CLOSE
+  // out, and the closing client becomes a TIME_WAIT mini-socket).
+  void ExpectExactFinalRecords(bool want_mark) {
+    const std::vector<Connection> connections =
+        Connect(20, absl::Milliseconds(30));
+    absl::SleepFor(absl::Milliseconds(200));
+    ASSERT_NO_FATAL_FAILURE(StopDaemon());
+    EXPECT_EQ(LogLines("destroy events off"), 0)
+        << testutil::ReadText(daemon_log());
+    const std::map<uint64_t, LastRecord> last = LastRecords();
+    for (const Connection& c : connections) {
+      const auto it = last.find(c.cookie);
+      ASSERT_NE(it, last.end()) << "cookie " << c.cookie << " not archived\n"
+                                << testutil::ReadText(daemon_log());
+      const LastRecord& r = it->second;
+      EXPECT_EQ(r.owner, kNobody);
+      EXPECT_EQ(r.state, tcp::kClose) << "cookie " << c.cookie;
+      EXPECT_EQ(r.bytes_sent, c.sent) << "cookie " << c.cookie;
+      EXPECT_EQ(r.bytes_received, c.received + 1) << "cookie " << c.cookie;
+      EXPECT_EQ(r.has_mark, want_mark) << "cookie " << c.cookie;
+    }
+  }
+
   std::string daemon_log() const { return dir_ + "/tcp-info.log"; }
   std::string socket_path() const { return dir_ + "/run/events.sock"; }
 
@@ -338,49 +375,21 @@ class Privilege : public ::testing::Test {
 TEST_F(Privilege, WithOnlyNetAdminArchivesShortConnectionsExactly) {
   const absl::Time start = absl::Now();
   ASSERT_NO_FATAL_FAILURE(StartDaemon("net_admin"));
-  EXPECT_EQ(StatusField(daemon_, "Uid"), " 65534 65534 65534 65534");
-  EXPECT_EQ(StatusField(daemon_, "CapEff"), std::string(" ") + kNetAdminOnly);
-  EXPECT_EQ(StatusField(daemon_, "CapPrm"), std::string(" ") + kNetAdminOnly);
-  EXPECT_EQ(StatusField(daemon_, "CapBnd"), std::string(" ") + kNetAdminOnly);
-  EXPECT_EQ(StatusField(daemon_, "NoNewPrivs"), " 1");
+  ExpectCredentials(kNetAdminOnly);
   EXPECT_EQ(DestroyEventsEnabled(), 1);
   // SO_RCVBUFFORCE: the 8 MiB asked for, doubled by the kernel for its
   // bookkeeping, whatever net.core.rmem_max says.
   EXPECT_EQ(DestroySocketBuffer(), int64_t{2} * (8 << 20));
   ExpectEventSocketMode();
-
-  // 30 ms each: polls see every one, but only a destroy event can end an
-  // archive in CLOSE with the exact final counters (the dump leaves CLOSE
-  // out, and the closing client becomes a TIME_WAIT mini-socket).
-  const std::vector<Connection> connections =
-      Connect(20, absl::Milliseconds(30));
-  absl::SleepFor(absl::Milliseconds(200));
-  ASSERT_NO_FATAL_FAILURE(StopDaemon());
-
-  EXPECT_EQ(LogLines("destroy events off"), 0);
-  const std::map<uint64_t, LastRecord> last = LastRecords();
-  for (const Connection& c : connections) {
-    const auto it = last.find(c.cookie);
-    ASSERT_NE(it, last.end()) << "cookie " << c.cookie << " not archived\n"
-                              << testutil::ReadText(daemon_log());
-    const LastRecord& r = it->second;
-    EXPECT_EQ(r.owner, kNobody);
-    EXPECT_EQ(r.state, tcp::kClose) << "cookie " << c.cookie;
-    EXPECT_EQ(r.bytes_sent, c.sent) << "cookie " << c.cookie;
-    EXPECT_EQ(r.bytes_received, c.received + 1) << "cookie " << c.cookie;
-    // The kernel adds the socket mark to dumps for CAP_NET_ADMIN only.
-    EXPECT_TRUE(r.has_mark) << "cookie " << c.cookie;
-  }
+  // The kernel adds the socket mark to dumps for CAP_NET_ADMIN only.
+  ExpectExactFinalRecords(/*want_mark=*/true);
   EXPECT_LT(absl::Now() - start, absl::Seconds(40));
 }
 
 TEST_F(Privilege, WithoutCapabilitiesStillGetsDestroyEventsInASmallerBuffer) {
   const absl::Time start = absl::Now();
   ASSERT_NO_FATAL_FAILURE(StartDaemon(""));
-  EXPECT_EQ(StatusField(daemon_, "Uid"), " 65534 65534 65534 65534");
-  EXPECT_EQ(StatusField(daemon_, "CapEff"), std::string(" ") + kNoCapabilities);
-  EXPECT_EQ(StatusField(daemon_, "CapPrm"), std::string(" ") + kNoCapabilities);
-  EXPECT_EQ(StatusField(daemon_, "CapBnd"), std::string(" ") + kNoCapabilities);
+  ExpectCredentials(kNoCapabilities);
   // Any user may join the destroy groups: events stay on.
   EXPECT_EQ(DestroyEventsEnabled(), 1);
   // Plain SO_RCVBUF: capped by net.core.rmem_max (then doubled).
@@ -389,26 +398,7 @@ TEST_F(Privilege, WithoutCapabilitiesStillGetsDestroyEventsInASmallerBuffer) {
   EXPECT_EQ(DestroySocketBuffer(),
             2 * std::min<int64_t>(int64_t{8} << 20, rmem_max));
   ExpectEventSocketMode();
-
-  const std::vector<Connection> connections =
-      Connect(20, absl::Milliseconds(30));
-  absl::SleepFor(absl::Milliseconds(200));
-  ASSERT_NO_FATAL_FAILURE(StopDaemon());
-
-  EXPECT_EQ(LogLines("destroy events off"), 0)
-      << testutil::ReadText(daemon_log());
-  const std::map<uint64_t, LastRecord> last = LastRecords();
-  for (const Connection& c : connections) {
-    const auto it = last.find(c.cookie);
-    ASSERT_NE(it, last.end()) << "cookie " << c.cookie << " not archived\n"
-                              << testutil::ReadText(daemon_log());
-    const LastRecord& r = it->second;
-    EXPECT_EQ(r.owner, kNobody);
-    EXPECT_EQ(r.state, tcp::kClose) << "cookie " << c.cookie;
-    EXPECT_EQ(r.bytes_sent, c.sent) << "cookie " << c.cookie;
-    EXPECT_EQ(r.bytes_received, c.received + 1) << "cookie " << c.cookie;
-    EXPECT_FALSE(r.has_mark) << "cookie " << c.cookie;
-  }
+  ExpectExactFinalRecords(/*want_mark=*/false);
   EXPECT_LT(absl::Now() - start, absl::Seconds(40));
 }
 
