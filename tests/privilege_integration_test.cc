@@ -180,16 +180,22 @@ class Privilege : public ::testing::Test {
   }
 
   // The daemon's tcpinfo_destroy_events_enabled, scraped from inside the
-  // client namespace; -1 if the page or the sample is missing.
+  // client namespace once a polling cycle has ended (the gauge is set
+  // before the first cycle); -1 if that takes more than 15 s.
   double DestroyEventsEnabled() {
-    const std::string page = testutil::HttpGet(
-        "127.0.0.1", kMetricsPort, "/metrics", farm_->name() + "-cli");
-    const auto families = testutil::ParseExposition(page);
-    const auto it = families.find("tcpinfo_destroy_events_enabled");
-    if (it == families.end()) return -1;
-    const auto sample =
-        it->second.samples.find("tcpinfo_destroy_events_enabled");
-    return sample == it->second.samples.end() ? -1 : sample->second;
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (absl::Now() < deadline) {
+      auto families = testutil::ParseExposition(testutil::HttpGet(
+          "127.0.0.1", kMetricsPort, "/metrics", farm_->name() + "-cli"));
+      const auto cycles = families.find("tcpinfo_cache_count_histogram");
+      const auto gauge = families.find("tcpinfo_destroy_events_enabled");
+      if (cycles != families.end() && gauge != families.end() &&
+          cycles->second.samples["tcpinfo_cache_count_histogram_count"] > 0) {
+        return gauge->second.samples["tcpinfo_destroy_events_enabled"];
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return -1;
   }
 
   // `count` connections from the client namespace, one after the other,

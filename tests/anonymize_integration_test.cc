@@ -1,0 +1,324 @@
+// Anonymization audit, end to end as root (issue 7): build/bin/tcp-info
+// -anonymize.ip=netblock polls a connfarm client namespace holding 300
+// connections (20 % IPv6, with churn) plus short connections of the
+// test's own that only destroy events see, with the event socket, metrics
+// and logs on. Then everything it produced is searched for the remote
+// addresses 10.77.0.1 and fd77::1: every archive file (its name and its
+// decompressed text), every decoded record (the raw inet_diag_msg and every
+// attribute, for the 4 and 16 address bytes), every event line, the
+// metrics pages and the log.
+//
+// What must be there instead is what the Go reference does (m-lab/go
+// anonymize, netblock): the remote address cut to its /24 (10.77.0.0) or
+// /64 (fd77::), the local address (an address of this host, the
+// reference's IgnoredIPs) unchanged: 10.77.0.2, fd77::2.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "inetdiag/inet_diag.h"
+#include "nlohmann/json.hpp"
+#include "tcp/tcp_info.h"
+#include "tests/eventsocket_reader.h"
+#include "tests/metrics_scrape.h"
+#include "tests/testutil/archive.h"
+#include "tests/testutil/farm.h"
+#include "tests/testutil/paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint16_t kPort = 18661;
+constexpr int kMetricsPort = 19661;
+constexpr int kShortConnections = 50;
+// fd77:: (fd77::1 cut to its /64) as an event's DstIP. Events write
+// addresses as the reference's inetdiag.SockID does: dotted IPv4 when bytes
+// 4..15 are zero, whatever the family, and fd77:: has only two nonzero
+// bytes (eventsocket/flow_event.h, AppendGoIp).
+constexpr char kAnonymizedV6InEvents[] = "253.119.0.0";
+
+// An address in both forms the daemon could leak it in.
+struct Address {
+  std::string text;
+  std::string bytes;  // network order, 4 or 16
+};
+
+Address MakeAddress(int family, const char* text) {
+  char buf[16];
+  EXPECT_EQ(inet_pton(family, text, buf), 1) << text;
+  return {text, std::string(buf, family == AF_INET ? 4 : 16)};
+}
+
+// The remote addresses that must never appear, and what each side of a
+// connection must read instead.
+const Address& Remote4() {
+  static const Address a = MakeAddress(AF_INET, "10.77.0.1");
+  return a;
+}
+const Address& Remote6() {
+  static const Address a = MakeAddress(AF_INET6, "fd77::1");
+  return a;
+}
+
+// `haystack` must not contain either remote address as text nor as bytes;
+// `where` names it in the failure. Returns the number of leaks.
+int ExpectNoRemote(absl::string_view haystack, const std::string& where) {
+  int leaks = 0;
+  for (const Address* a : {&Remote4(), &Remote6()}) {
+    for (const std::string& needle : {a->text, a->bytes}) {
+      const size_t at = haystack.find(needle);
+      if (at == absl::string_view::npos) continue;
+      ++leaks;
+      ADD_FAILURE() << where << ": remote address " << a->text << " ("
+                    << (needle == a->text ? "text" : "bytes") << ") at offset "
+                    << at;
+    }
+  }
+  return leaks;
+}
+
+// The connection addresses of an inet_diag_msg, as text.
+struct Ends {
+  int family = 0;
+  std::string src;
+  std::string dst;
+};
+
+Ends EndsOf(const std::string& raw_idm) {
+  Ends e;
+  if (raw_idm.size() != sizeof(inetdiag::Msg)) return e;
+  inetdiag::Msg idm;
+  std::memcpy(&idm, raw_idm.data(), sizeof(idm));
+  e.family = idm.family;
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(idm.family, idm.id.src, buf, sizeof(buf));
+  e.src = buf;
+  inet_ntop(idm.family, idm.id.dst, buf, sizeof(buf));
+  e.dst = buf;
+  return e;
+}
+
+class Anonymize : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+    dir_ = absl::StrCat(::testing::TempDir(), "/anonymize_it_", getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ + "/out");
+    prefix_ = absl::StrCat("anon", getpid());
+    std::ofstream(dir_ + "/prefix") << prefix_ << "\n";
+    farm_ = std::make_unique<testutil::Farm>(dir_, "an");
+    ASSERT_TRUE(farm_->Up()) << testutil::ReadText(farm_->log());
+    testutil::InNamespace(farm_->Namespace("srv"), [&] {
+      for (int v6 = 0; v6 < 2; ++v6) {
+        listeners_[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        ASSERT_GE(listeners_[v6], 0);
+        const int one = 1;
+        setsockopt(listeners_[v6], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        testutil::SetTimeouts(listeners_[v6]);
+        const sockaddr_storage a = testutil::Address(v6, kPort);
+        ASSERT_EQ(bind(listeners_[v6], reinterpret_cast<const sockaddr*>(&a),
+                       testutil::Length(v6)),
+                  0)
+            << std::strerror(errno);
+        ASSERT_EQ(listen(listeners_[v6], 64), 0);
+      }
+    });
+  }
+
+  void TearDown() override {
+    for (int& fd : listeners_) {
+      if (fd >= 0) close(fd);
+    }
+    {
+      testutil::ProcessGuard guard{&daemon_};  // SIGKILL if still running
+    }
+    farm_.reset();  // connfarm down
+    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // kShortConnections connections of about a millisecond, every fifth over
+  // IPv6: too short for most polls, archived from their destroy events.
+  void MakeShortConnections() {
+    std::thread server([&] {
+      for (int i = 0; i < kShortConnections && !HasFatalFailure(); ++i) {
+        const int fd = accept(listeners_[i % 5 == 4], nullptr, nullptr);
+        ASSERT_GE(fd, 0) << std::strerror(errno);
+        testutil::SetTimeouts(fd);
+        testutil::ReceiveAll(fd, 100);
+        testutil::SendAll(fd, 50);
+        char c;
+        EXPECT_EQ(recv(fd, &c, 1, 0), 0);
+        close(fd);
+      }
+    });
+    testutil::InNamespace(farm_->Namespace("cli"), [&] {
+      for (int i = 0; i < kShortConnections && !HasFatalFailure(); ++i) {
+        const bool v6 = i % 5 == 4;
+        const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        ASSERT_GE(fd, 0);
+        testutil::SetTimeouts(fd);
+        const sockaddr_storage a = testutil::Address(v6, kPort);
+        ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&a),
+                          testutil::Length(v6)),
+                  0)
+            << std::strerror(errno);
+        testutil::SendAll(fd, 100);
+        testutil::ReceiveAll(fd, 50);
+        absl::SleepFor(absl::Milliseconds(1));
+        close(fd);
+      }
+    });
+    server.join();
+  }
+
+  std::string Scrape() {
+    return testutil::HttpGet("127.0.0.1", kMetricsPort, "/metrics",
+                             farm_->name() + "-cli");
+  }
+
+  std::string daemon_log() const { return dir_ + "/tcp-info.log"; }
+
+  std::string dir_;
+  std::string prefix_;
+  std::unique_ptr<testutil::Farm> farm_;
+  int listeners_[2] = {-1, -1};
+  pid_t daemon_ = -1;
+};
+
+TEST_F(Anonymize, NetblockLeavesNoRemoteAddressAnywhere) {
+  const absl::Time start = absl::Now();
+  const std::string socket_path = dir_ + "/events.sock";
+  daemon_ = testutil::Spawn(
+      {testutil::ConnfarmPath(), "exec", "--name", farm_->name(), "--",
+       testutil::BinaryPath("tcp-info"), "-anonymize.ip=netblock",
+       "-output=" + dir_ + "/out", "-uuid-prefix-file=" + dir_ + "/prefix",
+       "-interval=10ms",
+       absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort),
+       "-tcpinfo.eventsocket=" + socket_path},
+      daemon_log());
+  ASSERT_TRUE(testutil::WaitForExe(daemon_, "tcp-info", absl::Seconds(10)))
+      << testutil::ReadText(daemon_log());
+  // Generous: start-up on a loaded 2-core machine.
+  for (int i = 0; i < 1500 && !fs::exists(socket_path); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(fs::exists(socket_path)) << testutil::ReadText(daemon_log());
+  // Connected before the farm's connections exist: it sees every open.
+  testutil::ReadingClient events(socket_path);
+
+  ASSERT_TRUE(farm_->Start({"--conns", "300", "--active", "30", "--churn", "10",
+                            "--v6-fraction", "0.2", "--duration", "30"},
+                           dir_ + "/ready"))
+      << testutil::ReadText(farm_->log());
+  MakeShortConnections();
+  absl::SleepFor(absl::Milliseconds(1500));  // churn, rates, a few files
+  const std::string metrics_running = Scrape();
+  ASSERT_NE(metrics_running, "");
+
+  ASSERT_EQ(kill(daemon_, SIGTERM), 0);
+  const int status = testutil::WaitFor(daemon_, absl::Seconds(10));
+  ASSERT_GE(status, 0) << "daemon ignored SIGTERM";
+  daemon_ = -1;
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << testutil::ReadText(daemon_log());
+  EXPECT_TRUE(events.WaitForEof());
+
+  int leaks = 0;
+  // Archives: names, decompressed text, and every decoded record.
+  std::map<std::string, int> src_seen, dst_seen;  // "family address" -> n
+  int files = 0, records = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ + "/out")) {
+    leaks += ExpectNoRemote(entry.path().string(), "file name");
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    const std::string path = entry.path().string();
+    ASSERT_TRUE(absl::EndsWith(path, ".jsonl.zst")) << path;
+    leaks += ExpectNoRemote(testutil::ReadZstdFileOrDie(path), path);
+    const testutil::Archive archive = testutil::ReadArchive(path);
+    for (size_t i = 0; i < archive.records.size(); ++i) {
+      const parse::ArchivalRecord& r = archive.records[i];
+      const std::string where = absl::StrCat(path, " line ", i + 1);
+      leaks += ExpectNoRemote(r.raw_idm, where + " RawIDM");
+      for (size_t t = 0; t < r.attributes.size(); ++t) {
+        if (r.attributes[t].has_value()) {
+          leaks += ExpectNoRemote(*r.attributes[t],
+                                  absl::StrCat(where, " attribute ", t));
+        }
+      }
+      if (r.metadata.has_value()) continue;
+      ++records;
+      const Ends e = EndsOf(r.raw_idm);
+      ++src_seen[absl::StrCat(e.family, " ", e.src)];
+      ++dst_seen[absl::StrCat(e.family, " ", e.dst)];
+    }
+  }
+  // Exactly the reference's result: remote cut to its netblock, local kept.
+  EXPECT_EQ(src_seen.size(), 2u);
+  EXPECT_EQ(dst_seen.size(), 2u);
+  EXPECT_GT(src_seen[absl::StrCat(AF_INET, " 10.77.0.2")], 0);
+  EXPECT_GT(src_seen[absl::StrCat(AF_INET6, " fd77::2")], 0);
+  EXPECT_EQ(src_seen[absl::StrCat(AF_INET, " 10.77.0.2")],
+            dst_seen[absl::StrCat(AF_INET, " 10.77.0.0")]);
+  EXPECT_EQ(src_seen[absl::StrCat(AF_INET6, " fd77::2")],
+            dst_seen[absl::StrCat(AF_INET6, " fd77::")]);
+  for (const auto& [address, n] : dst_seen) {
+    EXPECT_TRUE(address == absl::StrCat(AF_INET, " 10.77.0.0") ||
+                address == absl::StrCat(AF_INET6, " fd77::"))
+        << address << " in " << n << " records";
+  }
+
+  // Event socket: every line, and the addresses of every open.
+  const std::vector<std::string> lines = events.lines();
+  int opens = 0;
+  for (const std::string& line : lines) {
+    leaks += ExpectNoRemote(line, "event " + line);
+    const nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(event.is_discarded()) << line;
+    if (event["Event"] != 0) continue;
+    ++opens;
+    const std::string dst = event["ID"]["DstIP"];
+    const std::string src = event["ID"]["SrcIP"];
+    EXPECT_TRUE((src == "10.77.0.2" && dst == "10.77.0.0") ||
+                (src == "fd77::2" && dst == kAnonymizedV6InEvents))
+        << line;
+  }
+
+  // Metrics, while running; the log.
+  leaks += ExpectNoRemote(metrics_running, "metrics page");
+  const std::string log = testutil::ReadText(daemon_log());
+  leaks += ExpectNoRemote(log, "daemon log");
+
+  std::cout << "audited " << files << " archives, " << records << " records, "
+            << lines.size() << " event lines (" << opens << " opens), "
+            << metrics_running.size() << " bytes of metrics, " << log.size()
+            << " bytes of log: " << leaks << " leaks\n";
+  // Enough of everything for the audit to mean something.
+  EXPECT_GE(files, 300 + kShortConnections / 2);
+  EXPECT_GE(opens, 300);
+  EXPECT_GE(lines.size(), 2u * 300);
+  EXPECT_TRUE(absl::StrContains(metrics_running, "tcpinfo_snapshot_total"));
+  EXPECT_TRUE(absl::StrContains(log, "summary connections="));
+  EXPECT_EQ(leaks, 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(40));
+}
+
+}  // namespace
