@@ -13,9 +13,7 @@
 // /64 (fd77::), the local address (an address of this host, the
 // reference's IgnoredIPs) unchanged: 10.77.0.2, fd77::2.
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,7 +24,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -127,21 +124,7 @@ class Anonymize : public ::testing::Test {
     std::ofstream(dir_ + "/prefix") << prefix_ << "\n";
     farm_ = std::make_unique<testutil::Farm>(dir_, "an");
     ASSERT_TRUE(farm_->Up()) << testutil::ReadText(farm_->log());
-    testutil::InNamespace(farm_->Namespace("srv"), [&] {
-      for (int v6 = 0; v6 < 2; ++v6) {
-        listeners_[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-        ASSERT_GE(listeners_[v6], 0);
-        const int one = 1;
-        setsockopt(listeners_[v6], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        testutil::SetTimeouts(listeners_[v6]);
-        const sockaddr_storage a = testutil::Address(v6, kPort);
-        ASSERT_EQ(bind(listeners_[v6], reinterpret_cast<const sockaddr*>(&a),
-                       testutil::Length(v6)),
-                  0)
-            << std::strerror(errno);
-        ASSERT_EQ(listen(listeners_[v6], 64), 0);
-      }
-    });
+    testutil::ListenOnServer(*farm_, kPort, listeners_);
   }
 
   void TearDown() override {
@@ -158,36 +141,14 @@ class Anonymize : public ::testing::Test {
   // kShortConnections connections of about a millisecond, every fifth over
   // IPv6: too short for most polls, archived from their destroy events.
   void MakeShortConnections() {
-    std::thread server([&] {
-      for (int i = 0; i < kShortConnections && !HasFatalFailure(); ++i) {
-        const int fd = accept(listeners_[i % 5 == 4], nullptr, nullptr);
-        ASSERT_GE(fd, 0) << std::strerror(errno);
-        testutil::SetTimeouts(fd);
-        testutil::ReceiveAll(fd, 100);
-        testutil::SendAll(fd, 50);
-        char c;
-        EXPECT_EQ(recv(fd, &c, 1, 0), 0);
-        close(fd);
-      }
-    });
-    testutil::InNamespace(farm_->Namespace("cli"), [&] {
-      for (int i = 0; i < kShortConnections && !HasFatalFailure(); ++i) {
-        const bool v6 = i % 5 == 4;
-        const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-        ASSERT_GE(fd, 0);
-        testutil::SetTimeouts(fd);
-        const sockaddr_storage a = testutil::Address(v6, kPort);
-        ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&a),
-                          testutil::Length(v6)),
-                  0)
-            << std::strerror(errno);
-        testutil::SendAll(fd, 100);
-        testutil::ReceiveAll(fd, 50);
-        absl::SleepFor(absl::Milliseconds(1));
-        close(fd);
-      }
-    });
-    server.join();
+    std::vector<testutil::Exchange> exchanges(kShortConnections);
+    for (int i = 0; i < kShortConnections; ++i) {
+      exchanges[i] = {.v6 = i % 5 == 4,
+                      .up = 100,
+                      .down = 50,
+                      .lifetime = absl::Milliseconds(1)};
+    }
+    testutil::RunExchanges(*farm_, listeners_, kPort, &exchanges);
   }
 
   std::string Scrape() {

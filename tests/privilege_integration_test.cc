@@ -13,9 +13,7 @@
 // lets any user join the TCP destroy groups (sock_diag's netlink socket is
 // NL_CFG_F_NONROOT_RECV); only the buffer is capped by net.core.rmem_max
 // and INET_DIAG_MARK is left out. The event socket is mode 0660.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +25,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -55,13 +52,6 @@ constexpr char kSetpriv[] = "/usr/bin/setpriv";
 // CAP_NET_ADMIN is capability 12: bit 12 of the /proc status masks.
 constexpr char kNetAdminOnly[] = "0000000000001000";
 constexpr char kNoCapabilities[] = "0000000000000000";
-
-// One connection of the test's own and what it moved.
-struct Connection {
-  uint64_t cookie = 0;
-  size_t sent = 0;      // client -> server
-  size_t received = 0;  // server -> client
-};
 
 // What the connection's archives end with.
 struct LastRecord {
@@ -106,21 +96,7 @@ class Privilege : public ::testing::Test {
     std::ofstream(dir_ + "/prefix") << prefix_ << "\n";
     farm_ = std::make_unique<testutil::Farm>(dir_, "pv");
     ASSERT_TRUE(farm_->Up()) << testutil::ReadText(farm_->log());
-    testutil::InNamespace(farm_->Namespace("srv"), [&] {
-      for (int v6 = 0; v6 < 2; ++v6) {
-        listeners_[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-        ASSERT_GE(listeners_[v6], 0);
-        const int one = 1;
-        setsockopt(listeners_[v6], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        testutil::SetTimeouts(listeners_[v6]);
-        const sockaddr_storage a = testutil::Address(v6, kPort);
-        ASSERT_EQ(bind(listeners_[v6], reinterpret_cast<const sockaddr*>(&a),
-                       testutil::Length(v6)),
-                  0)
-            << std::strerror(errno);
-        ASSERT_EQ(listen(listeners_[v6], 64), 0);
-      }
-    });
+    testutil::ListenOnServer(*farm_, kPort, listeners_);
   }
 
   void TearDown() override {
@@ -201,43 +177,15 @@ class Privilege : public ::testing::Test {
   // `count` connections from the client namespace, one after the other,
   // every other one IPv6: the client sends 300 + i bytes, the server
   // answers 70 + i, then each closes after `lifetime`.
-  std::vector<Connection> Connect(int count, absl::Duration lifetime) {
-    std::vector<Connection> out(count);
-    std::thread server([&] {
-      for (int i = 0; i < count && !HasFatalFailure(); ++i) {
-        const int fd = accept(listeners_[i % 2], nullptr, nullptr);
-        ASSERT_GE(fd, 0) << std::strerror(errno);
-        testutil::SetTimeouts(fd);
-        testutil::ReceiveAll(fd, 300 + i);
-        testutil::SendAll(fd, 70 + i);
-        char c;
-        EXPECT_EQ(recv(fd, &c, 1, 0), 0);
-        close(fd);
-      }
-    });
-    testutil::InNamespace(farm_->Namespace("cli"), [&] {
-      for (int i = 0; i < count && !HasFatalFailure(); ++i) {
-        const bool v6 = i % 2 == 1;
-        const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-        ASSERT_GE(fd, 0);
-        testutil::SetTimeouts(fd);
-        const sockaddr_storage a = testutil::Address(v6, kPort);
-        ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&a),
-                          testutil::Length(v6)),
-                  0)
-            << std::strerror(errno);
-        socklen_t len = sizeof(out[i].cookie);
-        ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &out[i].cookie, &len),
-                  0);
-        out[i].sent = 300 + i;
-        out[i].received = 70 + i;
-        testutil::SendAll(fd, out[i].sent);
-        testutil::ReceiveAll(fd, out[i].received);
-        absl::SleepFor(lifetime);
-        close(fd);
-      }
-    });
-    server.join();
+  std::vector<testutil::Exchange> Connect(int count, absl::Duration lifetime) {
+    std::vector<testutil::Exchange> out(count);
+    for (int i = 0; i < count; ++i) {
+      out[i] = {.v6 = i % 2 == 1,
+                .up = size_t(300 + i),
+                .down = size_t(70 + i),
+                .lifetime = lifetime};
+    }
+    testutil::RunExchanges(*farm_, listeners_, kPort, &out);
     return out;
   }
 
@@ -348,22 +296,22 @@ class Privilege : public ::testing::Test {
   // end an archive in CLOSE with those counters (the dump leaves CLOSE
   // out, and the closing client becomes a TIME_WAIT mini-socket).
   void ExpectExactFinalRecords(bool want_mark) {
-    const std::vector<Connection> connections =
+    const std::vector<testutil::Exchange> connections =
         Connect(20, absl::Milliseconds(30));
     absl::SleepFor(absl::Milliseconds(200));
     ASSERT_NO_FATAL_FAILURE(StopDaemon());
     EXPECT_EQ(LogLines("destroy events off"), 0)
         << testutil::ReadText(daemon_log());
     const std::map<uint64_t, LastRecord> last = LastRecords();
-    for (const Connection& c : connections) {
+    for (const testutil::Exchange& c : connections) {
       const auto it = last.find(c.cookie);
       ASSERT_NE(it, last.end()) << "cookie " << c.cookie << " not archived\n"
                                 << testutil::ReadText(daemon_log());
       const LastRecord& r = it->second;
       EXPECT_EQ(r.owner, kNobody);
       EXPECT_EQ(r.state, tcp::kClose) << "cookie " << c.cookie;
-      EXPECT_EQ(r.bytes_sent, c.sent) << "cookie " << c.cookie;
-      EXPECT_EQ(r.bytes_received, c.received + 1) << "cookie " << c.cookie;
+      EXPECT_EQ(r.bytes_sent, c.up) << "cookie " << c.cookie;
+      EXPECT_EQ(r.bytes_received, c.down + 1) << "cookie " << c.cookie;
       EXPECT_EQ(r.has_mark, want_mark) << "cookie " << c.cookie;
     }
   }

@@ -193,6 +193,59 @@ socklen_t Length(bool v6) {
   return v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
 }
 
+void ListenOnServer(const Farm& farm, uint16_t port, int fds[2]) {
+  InNamespace(farm.Namespace("srv"), [&] {
+    for (int v6 = 0; v6 < 2; ++v6) {
+      fds[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+      ASSERT_GE(fds[v6], 0) << std::strerror(errno);
+      const int one = 1;
+      setsockopt(fds[v6], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      SetTimeouts(fds[v6]);
+      const sockaddr_storage a = Address(v6, port);
+      ASSERT_EQ(
+          bind(fds[v6], reinterpret_cast<const sockaddr*>(&a), Length(v6)), 0)
+          << std::strerror(errno);
+      ASSERT_EQ(listen(fds[v6], 64), 0) << std::strerror(errno);
+    }
+  });
+}
+
+void RunExchanges(const Farm& farm, const int listeners[2], uint16_t port,
+                  std::vector<Exchange>* exchanges) {
+  std::thread server([&] {
+    for (const Exchange& e : *exchanges) {
+      if (::testing::Test::HasFatalFailure()) break;
+      const int fd = accept(listeners[e.v6], nullptr, nullptr);
+      ASSERT_GE(fd, 0) << "accept: " << std::strerror(errno);
+      SetTimeouts(fd);
+      ReceiveAll(fd, e.up);
+      SendAll(fd, e.down);
+      char c;
+      EXPECT_EQ(recv(fd, &c, 1, 0), 0) << "no EOF from the client";
+      close(fd);
+    }
+  });
+  InNamespace(farm.Namespace("cli"), [&] {
+    for (Exchange& e : *exchanges) {
+      if (::testing::Test::HasFatalFailure()) break;
+      const int fd = socket(e.v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+      ASSERT_GE(fd, 0) << std::strerror(errno);
+      SetTimeouts(fd);
+      const sockaddr_storage a = Address(e.v6, port);
+      ASSERT_EQ(
+          connect(fd, reinterpret_cast<const sockaddr*>(&a), Length(e.v6)), 0)
+          << std::strerror(errno);
+      socklen_t len = sizeof(e.cookie);
+      ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &e.cookie, &len), 0);
+      SendAll(fd, e.up);
+      ReceiveAll(fd, e.down);
+      absl::SleepFor(e.lifetime);
+      close(fd);
+    }
+  });
+  server.join();
+}
+
 std::map<uint64_t, std::vector<ArchiveFile>> ListArchives(
     const std::string& dir, const std::string& prefix) {
   std::map<uint64_t, std::vector<ArchiveFile>> out;

@@ -92,6 +92,27 @@ void ReceiveAll(int fd, size_t n);
 sockaddr_storage Address(bool v6, uint16_t port);
 socklen_t Length(bool v6);
 
+// Listening sockets of a test's own server in `farm`'s server namespace:
+// fds[0] on 10.77.0.1, fds[1] on fd77::1, both on `port`, with 5 s timeouts
+// (accept gives up). Fails the test if one cannot be made.
+void ListenOnServer(const Farm& farm, uint16_t port, int fds[2]);
+
+// One connection of a test's own: the client sends `up` bytes, the server
+// reads them and answers `down` bytes, the client reads those, waits
+// `lifetime` and closes, then the server closes on EOF.
+struct Exchange {
+  bool v6 = false;
+  size_t up = 0;
+  size_t down = 0;
+  absl::Duration lifetime;
+  uint64_t cookie = 0;  // set by RunExchanges: the client socket's cookie
+};
+
+// Runs `exchanges`, one after the other, from `farm`'s client namespace to
+// the listeners ListenOnServer made on `port`; stops at a fatal failure.
+void RunExchanges(const Farm& farm, const int listeners[2], uint16_t port,
+                  std::vector<Exchange>* exchanges);
+
 // One archive file named <uuid>.<sequence>.jsonl.zst.
 struct ArchiveFile {
   std::string path;
