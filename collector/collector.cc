@@ -2,7 +2,9 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -19,6 +21,24 @@
 
 namespace collector {
 namespace {
+
+// Every duration, deadline and schedule is measured on the monotonic clock
+// (CLOCK_MONOTONIC), which a step of the wall clock does not move; the wall
+// clock only stamps what is written (see collector.h).
+using MonotonicClock = std::chrono::steady_clock;
+using MonotonicTime = MonotonicClock::time_point;
+
+absl::Duration Between(MonotonicTime earlier, MonotonicTime later) {
+  return absl::FromChrono(later - earlier);
+}
+
+// `t` + `d`, with `d` capped at a century so that an infinite option cannot
+// overflow the clock's 64-bit nanoseconds.
+MonotonicTime Plus(MonotonicTime t, absl::Duration d) {
+  d = std::min(d, absl::Hours(24 * 365 * 100));
+  return t + std::chrono::duration_cast<MonotonicClock::duration>(
+                 absl::ToChronoNanoseconds(d));
+}
 
 // The reference stamps snapshots with UTC time truncated to the millisecond
 // (it compresses better, and a dump takes milliseconds anyway).
@@ -70,10 +90,10 @@ struct Collector::Rep {
   void HandleMessage(const DumpMessage& m);
   void HandleDestroyed(char* payload, size_t size, absl::Time received);
   void CloseConnection(uint64_t cookie, parse::Timestamp now);
-  void ExpireDestroyState(absl::Time now);
+  void ExpireDestroyState(MonotonicTime now, parse::Timestamp stamp_now);
   void EndCycle(bool complete);
   void LogDumpIssues();
-  bool WaitUntil(absl::Time deadline, int stop_fd);
+  bool WaitUntil(MonotonicTime deadline, int stop_fd);
 
   CollectorOptions options;
   std::unique_ptr<DumpSource> socket;
@@ -86,17 +106,19 @@ struct Collector::Rep {
 
   CycleStats cycle;
   CollectorStats totals;
-  absl::Time previous_start = absl::InfinitePast();
+  // Monotonic start of the current (or last) cycle and of the one before.
+  MonotonicTime cycle_start{};
+  MonotonicTime previous_start{};
   // Reused by HandleMessage: one conversion per received buffer.
   absl::Time stamped_time = absl::InfinitePast();
   parse::Timestamp stamp;
 
   // Connections missing from a complete dump, waiting (until the deadline)
   // for their destroy event; only with options.destroy_grace > 0.
-  absl::flat_hash_map<uint64_t, absl::Time> awaiting_destroy;
+  absl::flat_hash_map<uint64_t, MonotonicTime> awaiting_destroy;
   // Connections finished by their destroy event, and when.
-  absl::flat_hash_map<uint64_t, absl::Time> finished;
-  absl::Time next_expiry = absl::InfinitePast();
+  absl::flat_hash_map<uint64_t, MonotonicTime> finished;
+  MonotonicTime next_expiry{};
 
   std::vector<Watch> watches;
   std::vector<struct pollfd> poll_fds;
@@ -209,12 +231,12 @@ void Collector::Rep::HandleDestroyed(char* payload, size_t size,
   ++totals.closed;
   observer->OnFlowClose(cookie, when);
   observer->OnDestroyEvent(event_only);
-  finished[cookie] = received;
+  finished[cookie] = MonotonicClock::now();
 }
 
-void Collector::Rep::ExpireDestroyState(absl::Time now) {
+void Collector::Rep::ExpireDestroyState(MonotonicTime now,
+                                        parse::Timestamp stamp_now) {
   if (!awaiting_destroy.empty()) {
-    const parse::Timestamp stamp_now = ToTimestamp(now);
     for (auto it = awaiting_destroy.begin(); it != awaiting_destroy.end();) {
       if (it->second <= now) {
         CloseConnection(it->first, stamp_now);
@@ -226,9 +248,9 @@ void Collector::Rep::ExpireDestroyState(absl::Time now) {
   }
   // Forgetting finished connections is not urgent: once a second.
   if (now < next_expiry) return;
-  next_expiry = now + absl::Seconds(1);
+  next_expiry = Plus(now, absl::Seconds(1));
   absl::erase_if(finished, [&](const auto& entry) {
-    return now - entry.second > options.finished_memory;
+    return Between(entry.second, now) > options.finished_memory;
   });
 }
 
@@ -258,12 +280,13 @@ void Collector::Rep::LogDumpIssues() {
 }
 
 void Collector::Rep::EndCycle(bool complete) {
-  const absl::Time wall = absl::Now();
-  const parse::Timestamp now = ToTimestamp(wall);
+  const MonotonicTime monotonic = MonotonicClock::now();
+  const parse::Timestamp now = ToTimestamp(absl::Now());
   if (complete) {
+    const MonotonicTime grace_end = Plus(monotonic, options.destroy_grace);
     cache.EndCycle([&](uint64_t cookie) {
       if (options.destroy_grace > absl::ZeroDuration()) {
-        awaiting_destroy[cookie] = wall + options.destroy_grace;
+        awaiting_destroy[cookie] = grace_end;
       } else {
         CloseConnection(cookie, now);
       }
@@ -272,17 +295,17 @@ void Collector::Rep::EndCycle(bool complete) {
     ++totals.incomplete_cycles;
   }
   LogDumpIssues();
-  ExpireDestroyState(wall);
+  ExpireDestroyState(monotonic, now);
   saver->Tick(now);
 }
 
-bool Collector::Rep::WaitUntil(absl::Time deadline, int stop_fd) {
+bool Collector::Rep::WaitUntil(MonotonicTime deadline, int stop_fd) {
   poll_fds.clear();
   poll_fds.push_back({stop_fd, POLLIN, 0});
   for (const Watch& w : watches) poll_fds.push_back({w.fd, POLLIN, 0});
   while (true) {
-    const absl::Duration left =
-        std::max(absl::ZeroDuration(), deadline - absl::Now());
+    const absl::Duration left = std::max(
+        absl::ZeroDuration(), Between(MonotonicClock::now(), deadline));
     const struct timespec timeout = absl::ToTimespec(left);
     const int n = ppoll(poll_fds.data(), poll_fds.size(), &timeout, nullptr);
     if (n < 0 && errno != EINTR) {
@@ -296,7 +319,7 @@ bool Collector::Rep::WaitUntil(absl::Time deadline, int stop_fd) {
         if (poll_fds[i].revents != 0) watches[i - 1].on_readable();
       }
     }
-    if (absl::Now() >= deadline) return false;
+    if (MonotonicClock::now() >= deadline) return false;
   }
 }
 
@@ -324,10 +347,11 @@ const CycleStats& Collector::RunCycle() {
   CycleStats& c = r.cycle;
   c.cycle = ++r.totals.cycles;
   c.start = absl::Now();
-  c.since_previous = r.previous_start == absl::InfinitePast()
-                         ? absl::ZeroDuration()
-                         : c.start - r.previous_start;
-  r.previous_start = c.start;
+  r.previous_start = r.cycle_start;
+  r.cycle_start = MonotonicClock::now();
+  c.monotonic_start = r.cycle_start;
+  c.since_previous = c.cycle == 1 ? absl::ZeroDuration()
+                                  : Between(r.previous_start, r.cycle_start);
   const uint8_t families[2] = {inetdiag::kAfInet6, inetdiag::kAfInet};
   for (int i = 0; i < 2; ++i) {
     c.dumps[i] = r.socket->Dump(
@@ -336,7 +360,7 @@ const CycleStats& Collector::RunCycle() {
   c.complete = c.dumps[0].complete && c.dumps[1].complete;
   r.EndCycle(c.complete);
   c.connections = static_cast<int64_t>(r.cache.size());
-  c.elapsed = absl::Now() - c.start;
+  c.elapsed = Between(r.cycle_start, MonotonicClock::now());
 
   CollectorStats& t = r.totals;
   for (const DumpResult& d : c.dumps) {
@@ -356,18 +380,18 @@ const CycleStats& Collector::RunCycle() {
 int64_t Collector::Run(int stop_fd) {
   Rep& r = *rep_;
   int64_t ran = 0;
-  absl::Time next = absl::Now();
-  absl::Time next_summary = next + r.options.summary_interval;
+  MonotonicTime next = MonotonicClock::now();
+  MonotonicTime next_summary = Plus(next, r.options.summary_interval);
   while (!r.WaitUntil(next, stop_fd)) {
-    const CycleStats& c = RunCycle();
+    RunCycle();
     ++ran;
-    const absl::Time now = absl::Now();
+    const MonotonicTime now = MonotonicClock::now();
     if (now >= next_summary) {
       LogLine(SummaryLine());
-      next_summary = now + r.options.summary_interval;
+      next_summary = Plus(now, r.options.summary_interval);
     }
     if (r.options.reps > 0 && ran >= r.options.reps) break;
-    next = c.start + r.options.interval;
+    next = Plus(r.cycle_start, r.options.interval);
   }
   return ran;
 }

@@ -17,6 +17,28 @@
 // not made up. Between cycles it sleeps in poll(), on the stop descriptor
 // and any descriptors added with AddWatch() (e.g. a destroy-event socket).
 //
+// Clocks. The wall clock (CLOCK_REALTIME) only stamps: snapshots, destroy
+// events and close events carry the wall time they were taken at, and the
+// saver names files by it. Every duration, deadline and schedule (the
+// interval, the destroy grace, the memory of finished connections, the
+// summary interval, dump and cycle times, CycleStats::since_previous) is
+// measured on the monotonic clock (CLOCK_MONOTONIC), which a step of the
+// wall clock does not move. So when the wall clock is stepped (by hand, or
+// by NTP after a long drift), back or forward by any amount:
+//   - polling goes on every `interval`, without a pause or a burst;
+//   - snapshot timestamps follow the wall clock at once, as the reference's
+//     do: after a step back, a file's timestamps go back by the step;
+//   - no duration is negative or includes the step (the polling interval
+//     histogram sees 10 ms, not -1 h or +1 day);
+//   - nothing is closed early or late: a connection gone from the dumps
+//     still waits exactly destroy_grace for its event;
+//   - files are rotated by their age on the monotonic clock (saver.h), so a
+//     step neither rotates nor splits a file; files started after it are
+//     dated (YYYY/MM/DD) by the stepped clock.
+// absl::Now() may take up to ~2 s to notice a step (it interpolates the
+// kernel's clock with the cycle counter), so snapshots of those seconds
+// may still carry the clock from before it.
+//
 // Thread contract: not thread-safe; all methods, the saver and the observer
 // are used from the one thread that calls Run() or RunCycle().
 #ifndef TCPINFO_COLLECTOR_COLLECTOR_H_
@@ -49,10 +71,11 @@ struct CollectorOptions {
   // With destroy events (HandleDestroyed): how long a connection missing
   // from a complete dump waits for its destroy event, which carries its
   // final state, before it is closed anyway. Zero closes it at once, as
-  // without destroy events.
+  // without destroy events. Monotonic, as every duration here.
   absl::Duration destroy_grace = absl::ZeroDuration();
   // How long a connection finished by its destroy event is remembered, so
-  // that a dump already in flight does not reopen it.
+  // that a dump already in flight does not reopen it (from the moment the
+  // event is handled, whatever wall time it carries).
   absl::Duration finished_memory = absl::Seconds(60);
 };
 
@@ -105,11 +128,12 @@ class Collector {
 
   // The kernel destroyed a socket: `payload` (an inet_diag message with its
   // final tcp_info, state CLOSE; modified in place by anonymization) is its
-  // final snapshot. Filtered and anonymized like a dumped one, then written
-  // if it differs from the last snapshot written (always, for a connection
-  // no poll saw or one already waiting in the destroy grace), and its file
-  // is finished at once. Events for a connection already finished are
-  // ignored, and so are its records in later dumps. Polling thread only.
+  // final snapshot, stamped `received` (wall clock). Filtered and anonymized
+  // like a dumped one, then written if it differs from the last snapshot
+  // written (always, for a connection no poll saw or one already waiting in the
+  // destroy grace), and its file is finished at once. Events for a connection
+  // already finished are ignored, and so are its records in later dumps.
+  // Polling thread only.
   void HandleDestroyed(char* payload, size_t size, absl::Time received);
 
   // The kernel dropped destroy events (ENOBUFS): counted; what was missed

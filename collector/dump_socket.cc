@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -76,7 +77,12 @@ absl::Status DumpSocket::Reopen() {
 DumpResult DumpSocket::Dump(uint8_t family, DumpMessageHandler handler) {
   DumpResult result;
   result.family = family;
-  const absl::Time start = absl::Now();
+  // elapsed is measured on the monotonic clock: a step of the wall clock
+  // neither shortens nor lengthens it. `received` is the wall clock.
+  const auto start = std::chrono::steady_clock::now();
+  auto since_start = [&] {
+    return absl::FromChrono(std::chrono::steady_clock::now() - start);
+  };
   auto fail = [&](DumpIssue issue, int error) {
     result.Count(issue);
     result.error = error;
@@ -86,7 +92,7 @@ DumpResult DumpSocket::Dump(uint8_t family, DumpMessageHandler handler) {
   if (socket_ == nullptr && !Reopen().ok()) {
     result.Count(DumpIssue::kSocketError);
     result.error = errno;
-    result.elapsed = absl::Now() - start;
+    result.elapsed = since_start();
     return result;
   }
   ++sequence_;
@@ -95,7 +101,7 @@ DumpResult DumpSocket::Dump(uint8_t family, DumpMessageHandler handler) {
       inetdiag::MakeDumpRequest(family, sequence_);
   if (mnl_socket_sendto(socket_, &request, sizeof(request)) < 0) {
     fail(DumpIssue::kSocketError, errno);
-    result.elapsed = absl::Now() - start;
+    result.elapsed = since_start();
     return result;
   }
   char* buffer = reinterpret_cast<char*>(buffer_.get());
@@ -135,7 +141,7 @@ DumpResult DumpSocket::Dump(uint8_t family, DumpMessageHandler handler) {
         break;
     }
   }
-  result.elapsed = absl::Now() - start;
+  result.elapsed = since_start();
   result.complete = done && socket_ != nullptr &&
                     result.count(DumpIssue::kInterrupted) == 0 &&
                     result.count(DumpIssue::kNetlinkError) == 0;

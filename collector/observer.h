@@ -8,6 +8,7 @@
 #ifndef TCPINFO_COLLECTOR_OBSERVER_H_
 #define TCPINFO_COLLECTOR_OBSERVER_H_
 
+#include <chrono>
 #include <cstdint>
 
 #include "absl/time/time.h"
@@ -18,10 +19,14 @@
 
 namespace collector {
 
-// One polling cycle: a dump of AF_INET6 then one of AF_INET.
+// One polling cycle: a dump of AF_INET6 then one of AF_INET. Durations are
+// measured on the monotonic clock: a step of the wall clock changes `start`
+// only, never a duration.
 struct CycleStats {
-  int64_t cycle = 0;       // 1 for the first cycle
-  absl::Time start;        // when the first dump was requested
+  int64_t cycle = 0;  // 1 for the first cycle
+  absl::Time start;   // when the first dump was requested (wall clock)
+  // The same instant on the monotonic clock (CLOCK_MONOTONIC).
+  std::chrono::steady_clock::time_point monotonic_start{};
   absl::Duration elapsed;  // both dumps and all processing
   // Start to start, from the previous cycle; zero for the first. Longer
   // than -interval when the previous cycle overran it.

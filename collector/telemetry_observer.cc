@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -11,8 +12,13 @@ namespace collector {
 
 namespace {
 
-parse::Timestamp ToTimestamp(absl::Time t) {
-  return parse::Timestamp::FromUnixNanos(absl::ToUnixNanos(t));
+// A monotonic instant as a Timestamp, for RateTracker, which only compares
+// whole seconds: a step of the wall clock neither stops its observations
+// (back) nor crowds them (forward).
+parse::Timestamp MonotonicTimestamp(std::chrono::steady_clock::time_point t) {
+  return parse::Timestamp::FromUnixNanos(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch())
+          .count());
 }
 
 // Reads a u64 field of the INET_DIAG_INFO payload; 0 if the kernel's
@@ -91,7 +97,7 @@ void TelemetryObserver::OnCycle(const CycleStats& stats) {
     metrics_->ObservePollingInterval(
         absl::ToDoubleSeconds(stats.since_previous));
   }
-  metrics_->rates().Tick(ToTimestamp(stats.start));
+  metrics_->rates().Tick(MonotonicTimestamp(stats.monotonic_start));
 
   const saver::Stats s = saver_->stats();
   if (s.files_created > files_created_) {

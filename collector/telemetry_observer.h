@@ -9,13 +9,20 @@
 //   OnFlowClose  -> close event, flow_events{close}
 //   OnCycle      -> syscall time and connection count per family (the
 //                   AF_INET6 and AF_INET dumps), cache count, polling
-//                   interval, rate observation, new files and write errors
+//                   interval (CycleStats::since_previous), rate
+//                   observation (once per second of the monotonic clock:
+//                   CycleStats::monotonic_start), new files and write errors
 //                   (from the saver's stats), dump irregularities as
 //                   tcpinfo_error_total{type=<issue>}, unparsable messages
 //                   as netlink_skipped_total{type="unparsable"}
 //
 // It remembers which flows are open so that CloseAllFlows() can send a
 // close event for each at shutdown.
+//
+// Clocks: events carry the wall-clock timestamps the collector passes (they
+// follow a stepped clock, as the archives do); every duration and the rate
+// observations' one-second pacing use the monotonic clock, so a step of the
+// wall clock adds no absurd observation and never pauses the rates.
 //
 // Thread contract: as CollectorObserver, every call on the polling thread.
 // Cost per call: atomic adds and, for open/close, one uuid string and one

@@ -892,5 +892,63 @@ TEST(CollectorDestroy, ReturnInADumpDuringTheGraceKeepsTheFileOpen) {
       std::count(observer.events.begin(), observer.events.end(), "open 35"), 1);
 }
 
+// Clocks (collector.h): a destroy event carries the wall time it was
+// handled at, however far that is from now, but the connection is
+// remembered as finished for finished_memory of monotonic time from then:
+// an event stamped an hour back (the wall clock was stepped forward since)
+// still keeps later dumps from reopening the connection.
+TEST(CollectorDestroy, FinishedMemoryIsMonotonicWhateverTheEventsWallTime) {
+  ScriptedSource::Script script;
+  script.inet = {
+      MakeMessage(MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, 36), 280, 1)};
+  RecordingSaver saver;
+  RecordingObserver observer;
+  auto c = Collector::CreateWithSource(
+      CollectorOptions{}, std::make_unique<ScriptedSource>(&script), &saver,
+      &observer);
+  c->RunCycle();
+  const absl::Time received = absl::Now() - absl::Hours(1);
+  std::string event = DestroyMessage(36, 4);
+  c->HandleDestroyed(event.data(), event.size(), received);
+  ASSERT_EQ(saver.written.size(), 2u);
+  EXPECT_EQ(
+      saver.written[1].timestamp,
+      parse::Timestamp::FromUnixNanos(absl::ToUnixMillis(received) * 1000000));
+  // Dumps still in flight carry it: ignored, not reopened, also once the
+  // once-a-second expiry has run (it would forget an entry an hour old by
+  // the wall clock).
+  EXPECT_EQ(c->RunCycle().opened, 0);
+  absl::SleepFor(absl::Milliseconds(1100));
+  EXPECT_EQ(c->RunCycle().opened, 0);
+  EXPECT_EQ(c->RunCycle().opened, 0);
+  EXPECT_EQ(c->stats().late_dump_records, 3);
+  EXPECT_EQ(saver.written.size(), 2u);
+  EXPECT_THAT(saver.closed, ElementsAre(36u));
+}
+
+// Every duration of a cycle is measured on the monotonic clock:
+// since_previous is exactly the distance between the monotonic starts.
+TEST(Collector, CycleDurationsComeFromTheMonotonicClock) {
+  ScriptedSource::Script script;
+  RecordingSaver saver;
+  RecordingObserver observer;
+  CollectorOptions o;
+  o.interval = absl::Milliseconds(5);
+  o.reps = 4;
+  auto c = Collector::CreateWithSource(
+      o, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  EXPECT_EQ(c->Run(-1), 4);
+  ASSERT_EQ(observer.cycles.size(), 4u);
+  EXPECT_EQ(observer.cycles[0].since_previous, absl::ZeroDuration());
+  for (size_t i = 1; i < observer.cycles.size(); ++i) {
+    const CycleStats& s = observer.cycles[i];
+    EXPECT_EQ(s.since_previous,
+              absl::FromChrono(s.monotonic_start -
+                               observer.cycles[i - 1].monotonic_start));
+    EXPECT_GE(s.since_previous, absl::Milliseconds(5));
+    EXPECT_GE(s.elapsed, absl::ZeroDuration());
+  }
+}
+
 }  // namespace
 }  // namespace collector

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -88,6 +89,7 @@ TEST(TelemetryObserver, FeedsEventsAndMetricsFromPollingCallbacks) {
   collector::CycleStats cycle;
   cycle.cycle = 1;
   cycle.start = absl::FromUnixSeconds(t1.seconds);
+  cycle.monotonic_start += std::chrono::seconds(1000);
   cycle.dumps[0].family = AF_INET6;
   cycle.dumps[0].elapsed = absl::Microseconds(1500);
   cycle.dumps[1].family = AF_INET;
@@ -108,6 +110,7 @@ TEST(TelemetryObserver, FeedsEventsAndMetricsFromPollingCallbacks) {
   observer.OnSnapshot(0x13FE, t2, b.View(), parse::Change::kNew);
   cycle.cycle = 2;
   cycle.start = absl::FromUnixSeconds(t2.seconds);
+  cycle.monotonic_start += std::chrono::seconds(1);
   cycle.since_previous = absl::Milliseconds(10);
   cycle.dumps[1].issues = {};
   cycle.bad_messages = 0;
