@@ -145,12 +145,21 @@ Batch CopyOut(const Batch& from, const Group& group) {
   return b;
 }
 
+// The UTC day of `t` (days since 1970-01-01) and the first instant of a day:
+// a file's directory needs only its date.
+int32_t DayOf(Timestamp t) {
+  return static_cast<int32_t>(t.seconds >= 0 ? t.seconds / 86400
+                                             : -((-t.seconds + 86399) / 86400));
+}
+Timestamp DayStart(int32_t day) { return {int64_t{day} * 86400, 0, 0}; }
+
 // One connection as the polling thread sees it: 56 bytes with its key. Its
 // pending snapshots are in the current batch, group `group`, if `batch` is
 // the current batch's serial.
 struct Connection {
   Timestamp start;
-  Timestamp file_date;
+  int64_t file_begun = 0;  // ns on options.monotonic_clock
+  int32_t file_day = 0;    // dates the current file (DayOf)
   int32_t sequence = 0;
   int32_t group = -1;
   uint32_t batch = 0;
@@ -196,14 +205,16 @@ class SaverImpl final : public Saver {
     }
     auto [it, inserted] = connections_.try_emplace(cookie);
     Connection& c = it->second;
+    const int64_t monotonic = MonotonicNanos();
     if (inserted) {
-      Begin(cookie, timestamp, &c);
-    } else if (absl::AbsDuration(Since(timestamp, c.file_date)) >=
+      Begin(cookie, timestamp, monotonic, &c);
+    } else if (absl::Nanoseconds(monotonic - c.file_begun) >=
                options_.rotation) {
       // The old file's group stays in the batch; the next one starts here.
       c.group = -1;
       ++c.sequence;
-      c.file_date = timestamp;
+      c.file_begun = monotonic;
+      c.file_day = DayOf(timestamp);
       c.new_file = true;
       ++files_created_;
     }
@@ -285,10 +296,21 @@ class SaverImpl final : public Saver {
  private:
   // Polling thread ---------------------------------------------------------
 
+  int64_t MonotonicNanos() const {
+    if (options_.monotonic_clock) {
+      return absl::ToInt64Nanoseconds(options_.monotonic_clock());
+    }
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   // Starts sequence 0, or the next sequence of a recently closed connection.
-  void Begin(uint64_t cookie, Timestamp timestamp, Connection* c) {
+  void Begin(uint64_t cookie, Timestamp timestamp, int64_t monotonic,
+             Connection* c) {
     c->start = timestamp;
-    c->file_date = timestamp;
+    c->file_begun = monotonic;
+    c->file_day = DayOf(timestamp);
     c->sequence = 0;
     if (auto t = tombstones_.find(cookie); t != tombstones_.end()) {
       c->start = t->second.start;
@@ -303,8 +325,8 @@ class SaverImpl final : public Saver {
     if (c->batch != serial_ || c->group < 0) {
       c->batch = serial_;
       c->group = static_cast<int32_t>(current_.groups.size());
-      current_.groups.push_back(
-          Group{cookie, c->sequence, c->start, c->file_date, c->new_file});
+      current_.groups.push_back(Group{cookie, c->sequence, c->start,
+                                      DayStart(c->file_day), c->new_file});
       c->new_file = false;
     }
     return current_.groups[c->group];

@@ -7,9 +7,14 @@
 // Line one of every file is the Metadata record (UUID, Sequence, StartTime).
 // Sequence 0 is dated by the connection's first snapshot (UTC); once a
 // snapshot comes `rotation` or more after the current file was started, that
-// file is finished and sequence+1 starts, dated by that snapshot. Every
-// file's metadata carries the connection's first sighting as StartTime, as
-// the reference does. Close() hands a connection's last frame to the writer
+// file is finished and sequence+1 starts, dated by that snapshot. A file's
+// age is measured on the monotonic clock, as the reference's is (Go compares
+// time.Now() with a deadline on their monotonic readings): a step of the
+// wall clock, back or forward by any amount, neither rotates a file nor
+// keeps it open longer; the snapshots' timestamps (and so the dates of files
+// started after the step) follow the wall clock. Every file's metadata
+// carries the connection's first sighting as StartTime, as the reference
+// does. Close() hands a connection's last frame to the writer
 // at once; the file is finished, a complete zstd stream, as soon as the
 // writer has appended it (WaitForWriter() waits for that). A file appears
 // with its first frame, so every file holds its metadata and at least one
@@ -46,6 +51,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -69,6 +75,10 @@ struct Options {
   size_t batch_bytes = size_t{8} << 20;
   // Bound on snapshots held in memory, pending plus queued for the writer.
   size_t max_buffered_bytes = size_t{64} << 20;
+  // The monotonic clock files' ages are measured on (any epoch), read once
+  // per Write() on the polling thread. Empty: CLOCK_MONOTONIC. Tests
+  // substitute their own.
+  std::function<absl::Duration()> monotonic_clock;
 };
 
 struct Stats {

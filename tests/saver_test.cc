@@ -88,9 +88,11 @@ class SaverTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete original_; }
 
-  // Starts the saver; `adjust` may change the default options first.
+  // Starts the saver; `adjust` may change the default options first. Files'
+  // ages are measured on monotonic_, which only the test moves.
   void Start(void (*adjust)(saver::Options*) = nullptr) {
     options_ = OptionsFor(dir_.path());
+    options_.monotonic_clock = [this] { return monotonic_; };
     if (adjust != nullptr) adjust(&options_);
     auto s = saver::Saver::Create(options_);
     ASSERT_TRUE(s.ok()) << s.status();
@@ -106,6 +108,7 @@ class SaverTest : public ::testing::Test {
   }
 
   static Archive* original_;
+  absl::Duration monotonic_ = absl::Hours(1000);
   TempDir dir_;
   saver::Options options_;
   std::unique_ptr<saver::Saver> saver_;
@@ -297,10 +300,13 @@ TEST_F(SaverTest, CloseFinishesTheFileAtOnceAndALaterWriteStartsANewSequence) {
 TEST_F(SaverTest, RotatesAfterTheRotationPeriod) {
   Start([](saver::Options* o) { o->rotation = absl::Minutes(10); });
   const Timestamp t0 = At("2019-04-02T23:55:00Z");
+  const absl::Duration m0 = monotonic_;
   const std::vector<Timestamp> times = {
       t0, Plus(t0, absl::Minutes(5)), Plus(t0, absl::Minutes(10)),
       Plus(t0, absl::Minutes(19)), Plus(t0, absl::Minutes(20))};
   for (size_t i = 0; i < times.size(); ++i) {
+    monotonic_ = m0 + (absl::FromUnixSeconds(times[i].seconds) -
+                       absl::FromUnixSeconds(t0.seconds));
     saver_->Write(5, times[i], Snapshot(i));
     saver_->Tick(times[i]);
   }
@@ -327,26 +333,45 @@ TEST_F(SaverTest, RotatesAfterTheRotationPeriod) {
   EXPECT_EQ(saver_->stats().files_created, 3u);
 }
 
-// A short rotation, as tests use, and a wall clock that jumps back: files
-// never span more than the rotation period, and nothing waits for the clock
-// to catch up.
-TEST_F(SaverTest, ShortRotationAndAClockJumpingBack) {
+// The wall clock is stepped back an hour, then forward a day: the age of a
+// file is monotonic, so neither step rotates or splits it, while every
+// snapshot keeps its own (wall) timestamp and a file started after a step
+// is dated by the stepped clock. Pending snapshots are flushed at a step.
+TEST_F(SaverTest, AWallClockStepNeitherRotatesNorSplitsAFile) {
   Start([](saver::Options* o) { o->rotation = absl::Seconds(2); });
-  const Timestamp t0 = At("2026-11-22T01:00:00Z");
+  const Timestamp t0 = At("2026-11-22T00:30:00Z");
   saver_->Write(3, t0, Snapshot(0));
+  monotonic_ += absl::Seconds(1);
   saver_->Write(3, Plus(t0, absl::Seconds(1)), Snapshot(1));
-  // The clock steps back an hour: pending snapshots are flushed at once...
-  const Timestamp back = Plus(t0, absl::Hours(-1));
+  // An hour back, into the previous day: the pending snapshots go at once,
+  // and the next one still belongs to the same file.
+  const Timestamp back = Plus(t0, absl::Hours(-1) + absl::Seconds(1));
   saver_->Tick(back);
   saver_->WaitForWriter();
   EXPECT_EQ(ReadArchive(PathOf(3, t0, 0)).lines.size(), 3u);
-  // ...and the next snapshot starts a new file dated by the new clock.
+  monotonic_ += absl::Milliseconds(500);
   saver_->Write(3, back, Snapshot(2));
-  saver_->Write(3, Plus(back, absl::Seconds(2)), Snapshot(3));
+  // Two monotonic seconds after the file began: sequence 1, dated by the
+  // stepped clock (2026-11-21).
+  monotonic_ += absl::Milliseconds(500);
+  const Timestamp back2 = Plus(back, absl::Milliseconds(500));
+  saver_->Write(3, back2, Snapshot(3));
+  // A day forward: same file.
+  monotonic_ += absl::Milliseconds(500);
+  const Timestamp forward = Plus(t0, absl::Hours(24) + absl::Seconds(2));
+  saver_->Write(3, forward, Snapshot(4));
   saver_->Flush();
-  EXPECT_EQ(ReadArchive(PathOf(3, back, 1)).lines.size(), 2u);
-  EXPECT_EQ(
-      ReadArchive(PathOf(3, Plus(back, absl::Seconds(2)), 2)).lines.size(), 2u);
+  const Archive first = ReadArchive(PathOf(3, t0, 0));
+  ASSERT_EQ(first.lines.size(), 4u);
+  EXPECT_EQ(first.records[3].timestamp, back);
+  const std::string second_path = PathOf(3, back2, 1);
+  EXPECT_NE(second_path.find("/2026/11/21/"), std::string::npos);
+  const Archive second = ReadArchive(second_path);
+  ASSERT_EQ(second.lines.size(), 3u);
+  EXPECT_EQ(second.records[0].metadata->start_time, t0);
+  EXPECT_EQ(second.records[1].timestamp, back2);
+  EXPECT_EQ(second.records[2].timestamp, forward);
+  EXPECT_EQ(saver_->stats().files_created, 2u);
 }
 
 int CountOpenFds() {
