@@ -43,9 +43,11 @@
 // collector's polling thread). The Saver uses one internal writer thread.
 // Errors while writing (disk full, directory gone, read-only) are counted in
 // stats(), logged at a bounded rate (once per 10 s), and never damage frames
-// already written: a failed or short write is truncated away. The frame's
-// snapshots are dropped (counted); writing resumes when the cause goes away,
-// re-creating the YYYY/MM/DD directories if they were removed.
+// already written: a failed or short write is truncated away (should even
+// that fail, the file is checked and cut like a predecessor's before its
+// next frame). The frame's snapshots are dropped (counted); writing resumes
+// when the cause goes away, re-creating the YYYY/MM/DD directories if they
+// were removed.
 #ifndef TCPINFO_SAVER_SAVER_H_
 #define TCPINFO_SAVER_SAVER_H_
 
