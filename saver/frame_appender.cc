@@ -1,7 +1,6 @@
 #include "saver/frame_appender.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -57,6 +56,23 @@ int OpenForAppend(const std::string& root, const std::string& path,
     fd = open(path.c_str(), flags, 0644);
   }
   return fd;
+}
+
+// Reads the first `size` bytes of the file into `out`. Returns 0 or the
+// errno of the failure (EIO if the file is shorter).
+int ReadAll(int fd, char* out, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n =
+        pread(fd, out + done, size - done, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    done += static_cast<size_t>(n);
+  }
+  return 0;
 }
 
 // Where the complete frames of `bytes` end; the start of each of them is
@@ -195,14 +211,16 @@ absl::StatusOr<size_t> FrameAppender::Append(
 
 absl::StatusOr<size_t> FrameAppender::Repair(int fd, const std::string& path,
                                              size_t size) {
-  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (map == MAP_FAILED) return ErrnoError("map", path, errno);
-  const absl::string_view bytes(static_cast<const char*>(map), size);
+  frame_.resize(size);
+  if (const int err = ReadAll(fd, frame_.data(), size)) {
+    return ErrnoError("read", path, err);
+  }
+  const absl::string_view bytes(frame_.data(), size);
   frame_starts_.clear();
   size_t end = WalkFrames(bytes, &frame_starts_);
   // A frame whose every block is in place may still hold bytes that were
-  // never written (zeros after a power loss): its checksum tells. Frames
-  // before a good one were verified by whoever appended after them.
+  // never written (zeros after a power loss): its checksum tells. Only the
+  // tail can be damaged so: the last frame that decodes ends the check.
   while (!frame_starts_.empty() &&
          !FrameDecodes(
              dctx_,
@@ -211,7 +229,6 @@ absl::StatusOr<size_t> FrameAppender::Repair(int fd, const std::string& path,
     end = frame_starts_.back();
     frame_starts_.pop_back();
   }
-  munmap(map, size);
   if (end == size) return size;
   if (ftruncate(fd, static_cast<off_t>(end)) != 0) {
     return ErrnoError("truncate an incomplete frame off", path, errno);
