@@ -63,6 +63,19 @@ std::vector<IpAddress> Anonymizer::HostAddresses() {
   return out;
 }
 
+void Anonymizer::AnonymizeAddress(uint8_t family, char* address) const {
+  uint32_t words[4] = {0, 0, 0, 0};
+  const size_t length = family == inetdiag::kAfInet ? 4 : 16;
+  std::memcpy(words, address, length);
+  const IpAddress a = IpAddress::FromSockId(family, words);
+  const IpAddress unmapped = a.Unmapped();
+  for (const IpAddress& h : host_addresses_) {
+    if (h == unmapped) return;
+  }
+  const IpAddress n = NetblockOf(a);
+  std::memcpy(address, n.bytes.data(), length);
+}
+
 void Anonymizer::Apply(char* raw_idm) const {
   if (mode_ == AnonymizeMode::kNone) return;
   const uint8_t family = static_cast<uint8_t>(raw_idm[0]);
@@ -70,21 +83,37 @@ void Anonymizer::Apply(char* raw_idm) const {
   for (size_t offset :
        {offsetof(inetdiag::Msg, id) + offsetof(inetdiag::SockId, src),
         offsetof(inetdiag::Msg, id) + offsetof(inetdiag::SockId, dst)}) {
-    uint32_t words[4];
-    std::memcpy(words, raw_idm + offset, sizeof(words));
-    const IpAddress a = IpAddress::FromSockId(family, words);
-    const IpAddress unmapped = a.Unmapped();
-    bool host = false;
-    for (const IpAddress& h : host_addresses_) {
-      if (h == unmapped) {
-        host = true;
-        break;
+    AnonymizeAddress(family, raw_idm + offset);
+  }
+}
+
+void Anonymizer::ApplyToMessage(char* payload, size_t size) const {
+  if (mode_ == AnonymizeMode::kNone || size < sizeof(inetdiag::Msg)) return;
+  Apply(payload);
+  // struct tcp_diag_md5sig (uapi/linux/tcp.h): u8 tcpm_family,
+  // u8 tcpm_prefixlen, u16 tcpm_keylen, be32 tcpm_addr[4], u8 tcpm_key[80].
+  constexpr size_t kMd5SigEntry = 100;
+  constexpr size_t kMd5SigAddress = 4;
+  // struct nlattr: u16 nla_len (header included), u16 nla_type; 4-aligned.
+  constexpr size_t kHeader = 4;
+  constexpr uint16_t kTypeMask = 0x3fff;  // without NLA_F_NESTED, _BYTEORDER
+  auto align = [](size_t n) { return (n + 3) & ~size_t{3}; };
+  for (size_t at = align(sizeof(inetdiag::Msg)); size - at >= kHeader;) {
+    uint16_t length, type;
+    std::memcpy(&length, payload + at, 2);
+    std::memcpy(&type, payload + at + 2, 2);
+    if (length < kHeader || length > size - at) return;
+    if ((type & kTypeMask) == inetdiag::kMd5Sig) {
+      for (size_t e = at + kHeader; at + length - e >= kMd5SigEntry;
+           e += kMd5SigEntry) {
+        const uint8_t family = static_cast<uint8_t>(payload[e]);
+        if (family == inetdiag::kAfInet || family == inetdiag::kAfInet6) {
+          AnonymizeAddress(family, payload + e + kMd5SigAddress);
+        }
       }
     }
-    if (host) continue;
-    const IpAddress n = NetblockOf(a);
-    std::memcpy(raw_idm + offset, n.bytes.data(),
-                family == inetdiag::kAfInet ? 4 : 16);
+    if (align(length) >= size - at) return;
+    at += align(length);
   }
 }
 

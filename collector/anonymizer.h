@@ -4,15 +4,23 @@
 // (the reference's IgnoredIPs: every interface address when tcp-info
 // starts) are left alone, so in practice the remote end of each connection
 // is anonymized and the local one kept. The change is made in place, in
-// the raw inet_diag_msg bytes, before change detection and writing, so
-// records, file contents and anything derived from them only ever see the
+// the raw message bytes, before change detection and writing, so records,
+// file contents and anything derived from them only ever see the
 // anonymized address.
+//
+// Besides the inet_diag_msg, one attribute carries addresses:
+// INET_DIAG_MD5SIG (struct tcp_diag_md5sig, one per TCP-MD5 key: the key's
+// peer address and the key itself), which the kernel adds for a reader with
+// CAP_NET_ADMIN. The reference anonymizes only the inet_diag_msg and so
+// archives the peer's full address there; ApplyToMessage anonymizes it too.
 //
 // Immutable after construction; Apply() is thread-safe on distinct buffers
 // and allocates nothing.
 #ifndef TCPINFO_COLLECTOR_ANONYMIZER_H_
 #define TCPINFO_COLLECTOR_ANONYMIZER_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,7 +53,17 @@ class Anonymizer {
   // `raw_idm` (sizeof(inetdiag::Msg) bytes, any alignment).
   void Apply(char* raw_idm) const;
 
+  // Anonymizes a whole inet_diag message at `payload` (`size` bytes: the
+  // inet_diag_msg, then its attributes): Apply(), then the peer address of
+  // every entry of an INET_DIAG_MD5SIG attribute. Attributes are walked
+  // within `size` only; a malformed list ends the walk. Allocates nothing.
+  void ApplyToMessage(char* payload, size_t size) const;
+
  private:
+  // Anonymizes the address of `family` (4 or 16 bytes) at `address` unless
+  // it is one of this host's.
+  void AnonymizeAddress(uint8_t family, char* address) const;
+
   AnonymizeMode mode_;
   std::vector<IpAddress> host_addresses_;  // unmapped
 };

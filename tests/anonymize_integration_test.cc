@@ -8,15 +8,23 @@
 // attribute, for the 4 and 16 address bytes), every event line, the
 // metrics pages and the log.
 //
+// A TCP-MD5 signed connection (as BGP uses) is audited too: for a reader
+// with CAP_NET_ADMIN the kernel adds INET_DIAG_MD5SIG, whose entries hold
+// the peer's address (the reference leaves it there in full).
+//
 // What must be there instead is what the Go reference does (m-lab/go
 // anonymize, netblock): the remote address cut to its /24 (10.77.0.0) or
 // /64 (fd77::), the local address (an address of this host, the
 // reference's IgnoredIPs) unchanged: 10.77.0.2, fd77::2.
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -43,6 +51,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr uint16_t kPort = 18661;
+constexpr uint16_t kMd5Port = 18662;
 constexpr int kMetricsPort = 19661;
 constexpr int kShortConnections = 50;
 // fd77:: (fd77::1 cut to its /64) as an event's DstIP. Events write
@@ -277,6 +286,98 @@ TEST_F(Anonymize, NetblockLeavesNoRemoteAddressAnywhere) {
   EXPECT_GE(lines.size(), 2u * 300);
   EXPECT_TRUE(absl::StrContains(metrics_running, "tcpinfo_snapshot_total"));
   EXPECT_TRUE(absl::StrContains(log, "summary connections="));
+  EXPECT_EQ(leaks, 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(40));
+}
+
+// Signs the socket's segments to and from `peer` with a TCP-MD5 key.
+void SetMd5Key(int fd, const char* peer) {
+  tcp_md5sig sig{};
+  auto* a = reinterpret_cast<sockaddr_in*>(&sig.tcpm_addr);
+  a->sin_family = AF_INET;
+  ASSERT_EQ(inet_pton(AF_INET, peer, &a->sin_addr), 1);
+  constexpr char kKey[] = "bgp-secret-key";
+  sig.tcpm_keylen = sizeof(kKey) - 1;
+  std::memcpy(sig.tcpm_key, kKey, sig.tcpm_keylen);
+  ASSERT_EQ(setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &sig, sizeof(sig)), 0)
+      << std::strerror(errno) << " (kernel without CONFIG_TCP_MD5SIG?)";
+}
+
+// Disabled until the collector anonymizes whole messages: collector.cc
+// calls Anonymizer::Apply (the inet_diag_msg only) where it should call
+// ApplyToMessage(payload, size). Then enable: it fails today (the peer's
+// address is in INET_DIAG_MD5SIG) and passes with that change.
+TEST_F(Anonymize, DISABLED_Md5SignedConnectionKeepsNoRemoteAddress) {
+  const absl::Time start = absl::Now();
+  int listener = -1, client = -1, server = -1;
+  testutil::InNamespace(farm_->Namespace("srv"), [&] {
+    listener = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(listener, 0);
+    SetMd5Key(listener, "10.77.0.2");
+    testutil::SetTimeouts(listener);
+    const sockaddr_storage a = testutil::Address(false, kMd5Port);
+    ASSERT_EQ(bind(listener, reinterpret_cast<const sockaddr*>(&a),
+                   testutil::Length(false)),
+              0)
+        << std::strerror(errno);
+    ASSERT_EQ(listen(listener, 4), 0);
+  });
+  daemon_ = testutil::Spawn(
+      {testutil::ConnfarmPath(), "exec", "--name", farm_->name(), "--",
+       testutil::BinaryPath("tcp-info"), "-anonymize.ip=netblock",
+       "-output=" + dir_ + "/out", "-uuid-prefix-file=" + dir_ + "/prefix",
+       "-interval=10ms", "-prometheusx.listen-address="},
+      daemon_log());
+  ASSERT_TRUE(testutil::WaitForExe(daemon_, "tcp-info", absl::Seconds(10)));
+  uint64_t cookie = 0;
+  testutil::InNamespace(farm_->Namespace("cli"), [&] {
+    client = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(client, 0);
+    SetMd5Key(client, "10.77.0.1");
+    testutil::SetTimeouts(client);
+    const sockaddr_storage a = testutil::Address(false, kMd5Port);
+    ASSERT_EQ(connect(client, reinterpret_cast<const sockaddr*>(&a),
+                      testutil::Length(false)),
+              0)
+        << std::strerror(errno);
+    socklen_t len = sizeof(cookie);
+    ASSERT_EQ(getsockopt(client, SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+  });
+  server = accept(listener, nullptr, nullptr);
+  ASSERT_GE(server, 0) << std::strerror(errno);
+  testutil::SendAll(client, 1000);
+  testutil::ReceiveAll(server, 1000);
+  absl::SleepFor(absl::Milliseconds(500));  // polled about 50 times
+  close(client);
+  close(server);
+  close(listener);
+  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_EQ(kill(daemon_, SIGTERM), 0);
+  ASSERT_GE(testutil::WaitFor(daemon_, absl::Seconds(10)), 0);
+  daemon_ = -1;
+
+  const auto files = testutil::ListArchives(dir_ + "/out", prefix_);
+  ASSERT_EQ(files.count(cookie), 1u) << testutil::ReadText(daemon_log());
+  int with_md5sig = 0, leaks = 0;
+  for (const testutil::ArchiveFile& f : files.at(cookie)) {
+    const testutil::Archive archive = testutil::ReadArchive(f.path);
+    for (size_t i = 0; i < archive.records.size(); ++i) {
+      const parse::ArchivalRecord& r = archive.records[i];
+      if (r.attributes.size() > inetdiag::kMd5Sig &&
+          r.attributes[inetdiag::kMd5Sig].has_value()) {
+        ++with_md5sig;
+      }
+      leaks += ExpectNoRemote(r.raw_idm, f.path + " RawIDM");
+      for (size_t t = 0; t < r.attributes.size(); ++t) {
+        if (!r.attributes[t].has_value()) continue;
+        leaks += ExpectNoRemote(
+            *r.attributes[t],
+            absl::StrCat(f.path, " line ", i + 1, " attribute ", t));
+      }
+    }
+  }
+  // Root has CAP_NET_ADMIN: the kernel sent the key's entry.
+  EXPECT_GT(with_md5sig, 0);
   EXPECT_EQ(leaks, 0);
   EXPECT_LT(absl::Now() - start, absl::Seconds(40));
 }
