@@ -180,6 +180,7 @@ absl::StatusOr<size_t> FrameAppender::Append(
         return repaired.status();
       }
       file_size = *repaired;
+      ReleaseLargeBuffers();  // the file was read into them
     }
     if (!unsure_.empty()) unsure_.erase(path);
   }
