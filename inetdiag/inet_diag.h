@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace inetdiag {
 
@@ -96,6 +97,14 @@ static_assert(sizeof(Msg) == 72);
 static_assert(offsetof(Msg, id) == 4);
 static_assert(offsetof(Msg, expires) == 52);
 static_assert(offsetof(Msg, inode) == 68);
+
+// The socket cookie of the inet_diag_msg at `msg` (any alignment), read
+// without copying the rest. REQUIRES: `msg` holds sizeof(Msg) bytes.
+inline uint64_t CookieOfMsg(const char* msg) {
+  uint32_t words[2];
+  std::memcpy(words, msg + offsetof(Msg, id) + offsetof(SockId, cookie), 8);
+  return static_cast<uint64_t>(words[1]) << 32 | words[0];
+}
 
 // struct inet_diag_meminfo (INET_DIAG_MEMINFO).
 struct MemInfo {

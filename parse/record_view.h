@@ -39,7 +39,9 @@ struct RecordView {
   }
   // The parsed inet_diag_msg (copied out: the view may be unaligned).
   inetdiag::Msg Idm() const;
-  uint64_t Cookie() const { return inetdiag::Cookie(Idm().id); }
+  // The socket cookie, read without copying the whole inet_diag_msg.
+  // REQUIRES: raw_idm is a whole inet_diag_msg.
+  uint64_t Cookie() const { return inetdiag::CookieOfMsg(raw_idm.data()); }
 };
 
 // Splits the payload of one SOCK_DIAG_BY_FAMILY message (the bytes after the
@@ -50,6 +52,12 @@ struct RecordView {
 // type keeps the last payload, as the reference does.
 absl::StatusOr<RecordView> SplitMessage(absl::string_view payload,
                                         int* dropped_attributes = nullptr);
+
+// The same split into `*view`, a view the caller reuses from message to
+// message (the hot path: nothing is zero-filled but the slots the previous
+// message used, nothing is copied out). On error `*view` is left empty.
+absl::Status SplitMessageInto(absl::string_view payload, RecordView* view,
+                              int* dropped_attributes = nullptr);
 
 }  // namespace parse
 
