@@ -42,6 +42,22 @@ MonotonicTime Plus(MonotonicTime t, absl::Duration d) {
 
 // The reference stamps snapshots with UTC time truncated to the millisecond
 // (it compresses better, and a dump takes milliseconds anyway).
+// Zeroes the secret of every TCP-MD5 key in the INET_DIAG_MD5SIG attribute
+// of `view` (which points into a writable message), keeping the family,
+// prefix, key length and peer: the kernel hands the keys to a reader with
+// CAP_NET_ADMIN, and no archive should hold them.
+void ZeroMd5Keys(const parse::RecordView& view) {
+  if (!view.Has(inetdiag::kMd5Sig)) return;
+  // struct tcp_diag_md5sig: u8 family, u8 prefixlen, u16 keylen,
+  // be32 addr[4], u8 key[80].
+  constexpr size_t kEntry = 100, kKey = 20, kKeySize = 80;
+  const absl::string_view a = view.attributes[inetdiag::kMd5Sig];
+  char* bytes = const_cast<char*>(a.data());
+  for (size_t e = 0; a.size() - e >= kEntry; e += kEntry) {
+    std::memset(bytes + e + kKey, 0, kKeySize);
+  }
+}
+
 parse::Timestamp ToTimestamp(absl::Time t) {
   return parse::Timestamp::FromUnixNanos(absl::ToUnixMillis(t) * 1000000);
 }
@@ -123,6 +139,9 @@ struct Collector::Rep {
   std::vector<Watch> watches;
   std::vector<struct pollfd> poll_fds;
 
+  // The split of the message being handled, reused from message to message.
+  parse::RecordView view;
+
   saver::ErrorLog dump_log;
   saver::ErrorLog message_log;
   saver::ErrorLog poll_log;
@@ -133,48 +152,54 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
     ++cycle.bad_messages;
     return;
   }
+  const uint64_t cookie = inetdiag::CookieOfMsg(m.payload);
+  // The map slot is the one cache miss of an unchanged socket: start it now,
+  // so that it overlaps the filter and the split.
+  cache.Prefetch(cookie);
   inetdiag::Msg msg;
   std::memcpy(&msg, m.payload, sizeof(msg));
   if (filter.Skip(msg)) {
     ++cycle.skipped;
     return;
   }
-  const uint64_t msg_cookie = inetdiag::Cookie(msg.id);
-  if (!finished.empty() && finished.contains(msg_cookie)) {
-    // Finished by its destroy event while this dump was in flight.
-    ++totals.late_dump_records;
-    return;
-  }
   // Back in a dump after all: it was not gone, its file is still open.
   const bool was_awaiting =
-      !awaiting_destroy.empty() && awaiting_destroy.erase(msg_cookie) > 0;
-  anonymizer.Apply(m.payload);
+      !awaiting_destroy.empty() && awaiting_destroy.erase(cookie) > 0;
+  anonymizer.ApplyToMessage(m.payload, m.size);
   int dropped = 0;
-  absl::StatusOr<parse::RecordView> view =
-      parse::SplitMessage(absl::string_view(m.payload, m.size), &dropped);
-  if (!view.ok()) {
+  const absl::Status split = parse::SplitMessageInto(
+      absl::string_view(m.payload, m.size), &view, &dropped);
+  if (!split.ok()) {
     ++cycle.bad_messages;
     if (const std::optional<uint64_t> suppressed = message_log.Admit()) {
       LogLine(absl::StrCat(
-          "skipping a malformed inet_diag message: ", view.status().message(),
-          " (", *suppressed, " similar suppressed)"));
+          "skipping a malformed inet_diag message: ", split.message(), " (",
+          *suppressed, " similar suppressed)"));
     }
     return;
   }
-  const parse::Change change = cache.Observe(*view);
+  ZeroMd5Keys(view);
+  const parse::Change change = cache.Observe(view);
   if (change == parse::Change::kNone) return;
+  if (change == parse::Change::kNew && !finished.empty() &&
+      finished.contains(cookie)) {
+    // Finished by its destroy event while this dump was in flight. Checked
+    // only for a cookie new to the cache, which a finished one must be.
+    cache.Remove(cookie);
+    ++totals.late_dump_records;
+    return;
+  }
   if (m.received != stamped_time) {
     stamped_time = m.received;
     stamp = ToTimestamp(m.received);
   }
-  const uint64_t cookie = inetdiag::Cookie(msg.id);
   if (change == parse::Change::kNew && !was_awaiting) {
     ++cycle.opened;
-    observer->OnFlowOpen(cookie, stamp, *view);
+    observer->OnFlowOpen(cookie, stamp, view);
   }
-  saver->Write(cookie, stamp, *view);
+  saver->Write(cookie, stamp, view);
   ++cycle.changes;
-  observer->OnSnapshot(cookie, stamp, *view, change);
+  observer->OnSnapshot(cookie, stamp, view, change);
 }
 
 void Collector::Rep::CloseConnection(uint64_t cookie, parse::Timestamp now) {
@@ -197,13 +222,14 @@ void Collector::Rep::HandleDestroyed(char* payload, size_t size,
     ++totals.destroy_duplicates;
     return;
   }
-  anonymizer.Apply(payload);
+  anonymizer.ApplyToMessage(payload, size);
   absl::StatusOr<parse::RecordView> view =
       parse::SplitMessage(absl::string_view(payload, size));
   if (!view.ok()) {
     ++totals.bad_messages;
     return;
   }
+  ZeroMd5Keys(*view);
   ++totals.destroy_events;
   const parse::Timestamp when = ToTimestamp(received);
   bool event_only = false;
@@ -419,11 +445,11 @@ std::string Collector::SummaryLine() const {
       "summary connections=%d records_written=%d changes=%d files_open=%d "
       "files_created=%d write_errors=%d cycles=%d incomplete_cycles=%d "
       "opened=%d closed=%d skipped=%d bad_messages=%d destroy_events=%d "
-      "event_only_archives=%d destroy_overflows=%d",
+      "event_only_archives=%d destroy_overflows=%d repaired_files=%d",
       t.connections, s.records_written, t.changes, s.open_files,
       s.files_created, s.write_errors, t.cycles, t.incomplete_cycles, t.opened,
       t.closed, t.skipped, t.bad_messages, t.destroy_events,
-      t.event_only_archives, t.destroy_overflows);
+      t.event_only_archives, t.destroy_overflows, s.repaired_files);
 }
 
 }  // namespace collector

@@ -311,11 +311,10 @@ void SetMd5Key(int fd, const char* peer) {
       << std::strerror(errno) << " (kernel without CONFIG_TCP_MD5SIG?)";
 }
 
-// Disabled until the collector anonymizes whole messages: collector.cc
-// calls Anonymizer::Apply (the inet_diag_msg only) where it should call
-// ApplyToMessage(payload, size). Then enable: it fails today (the peer's
-// address is in INET_DIAG_MD5SIG) and passes with that change.
-TEST_F(Anonymize, DISABLED_Md5SignedConnectionKeepsNoRemoteAddress) {
+// The kernel sends a TCP-MD5 socket's keys (peer and secret) to a reader
+// with CAP_NET_ADMIN: the archive keeps neither the full peer address nor
+// the secret.
+TEST_F(Anonymize, Md5SignedConnectionKeepsNoRemoteAddressNorKey) {
   const absl::Time start = absl::Now();
   int listener = -1, client = -1, server = -1;
   testutil::InNamespace(farm_->Namespace("srv"), [&] {
@@ -366,7 +365,7 @@ TEST_F(Anonymize, DISABLED_Md5SignedConnectionKeepsNoRemoteAddress) {
 
   const auto files = testutil::ListArchives(dir_ + "/out", prefix_);
   ASSERT_EQ(files.count(cookie), 1u) << testutil::ReadText(daemon_log());
-  int with_md5sig = 0, leaks = 0;
+  int with_md5sig = 0, leaks = 0, keys = 0;
   for (const testutil::ArchiveFile& f : files.at(cookie)) {
     const testutil::Archive archive = testutil::ReadArchive(f.path);
     for (size_t i = 0; i < archive.records.size(); ++i) {
@@ -374,6 +373,11 @@ TEST_F(Anonymize, DISABLED_Md5SignedConnectionKeepsNoRemoteAddress) {
       if (r.attributes.size() > inetdiag::kMd5Sig &&
           r.attributes[inetdiag::kMd5Sig].has_value()) {
         ++with_md5sig;
+        const std::string& sig = *r.attributes[inetdiag::kMd5Sig];
+        if (absl::StrContains(sig, "bgp-secret")) ++keys;
+        // The key length stays; the 80 key bytes are zero.
+        ASSERT_GE(sig.size(), 100u);
+        EXPECT_EQ(sig.substr(20, 80), std::string(80, '\0'));
       }
       leaks += ExpectNoRemote(r.raw_idm, f.path + " RawIDM");
       for (size_t t = 0; t < r.attributes.size(); ++t) {
@@ -387,6 +391,7 @@ TEST_F(Anonymize, DISABLED_Md5SignedConnectionKeepsNoRemoteAddress) {
   // Root has CAP_NET_ADMIN: the kernel sent the key's entry.
   EXPECT_GT(with_md5sig, 0);
   EXPECT_EQ(leaks, 0);
+  EXPECT_EQ(keys, 0) << "a TCP-MD5 secret was archived";
   EXPECT_LT(absl::Now() - start, absl::Seconds(40));
 }
 
