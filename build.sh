@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake ninja-build pkg-config clang clang-format
   libclang-rt-14-dev libmnl-dev libzstd-dev zstd nlohmann-json3-dev libabsl-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus
-  iproute2 python3 procps)
+  iproute2 python3 procps systemd strace)
 
 install_deps() {
   local missing=()

@@ -46,9 +46,11 @@ TelemetryObserver::TelemetryObserver(metrics::Metrics* metrics,
   }
   unparsable_ = &metrics_->NetlinkSkipped("unparsable");
   write_errors_ = &metrics_->Error("write");
+  repaired_ = &metrics_->Error("repaired_archive");
   const saver::Stats s = saver_->stats();
   files_created_ = s.files_created;
   write_errors_seen_ = s.write_errors;
+  repaired_seen_ = s.repaired_files;
 }
 
 void TelemetryObserver::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
@@ -108,6 +110,10 @@ void TelemetryObserver::OnCycle(const CycleStats& stats) {
   }
   files_created_ = s.files_created;
   write_errors_seen_ = s.write_errors;
+  if (s.repaired_files > repaired_seen_) {
+    repaired_->Increment(s.repaired_files - repaired_seen_);
+  }
+  repaired_seen_ = s.repaired_files;
 }
 
 size_t TelemetryObserver::CloseAllFlows(parse::Timestamp timestamp) {

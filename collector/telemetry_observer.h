@@ -75,6 +75,8 @@ class TelemetryObserver : public CollectorObserver {
   metrics::Counter* write_errors_;
   uint64_t files_created_ = 0;  // saver stats at the last cycle
   uint64_t write_errors_seen_ = 0;
+  metrics::Counter* repaired_;  // archives cut back to a whole frame
+  uint64_t repaired_seen_ = 0;
 };
 
 }  // namespace collector
