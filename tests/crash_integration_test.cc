@@ -337,7 +337,12 @@ TEST_F(CrashIntegration, SigkillLeavesWholeLinesAndRestartsRepairTheTails) {
         if (f.sequence == 0) sequence_zero[cookie] = &f;
         if (untouched_since_cut(f.path)) continue;
         const Scan s = ScanArchive(f.path);
-        const bool old = BirthTime(f.path) < killed - absl::Seconds(1);
+        // A file the test cut may have been repaired (cut back, to nothing
+        // if its metadata frame was the damaged one) just before this kill
+        // and killed before the frame that follows: only the files the
+        // test left whole must hold a snapshot.
+        const bool old = BirthTime(f.path) < killed - absl::Seconds(1) &&
+                         damaged.count(f.path) == 0;
         ExpectWellFormed(f, s, /*need_snapshot=*/old);
         if (s.partial_tail()) ++natural_tails;
       }
