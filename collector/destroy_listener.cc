@@ -43,8 +43,7 @@ absl::StatusOr<std::unique_ptr<DestroyListener>> DestroyListener::Open(
     mnl_socket_close(nl);
     if (err == EPERM || err == EACCES) {
       return absl::PermissionDeniedError(
-          "destroy events need CAP_NET_ADMIN (subscribing to "
-          "SKNLGRP_INET_TCP_DESTROY was refused)");
+          "subscribing to SKNLGRP_INET_TCP_DESTROY was refused");
     }
     return absl::UnavailableError(absl::StrCat(
         "binding to the TCP destroy groups: ", std::strerror(err)));

@@ -4,7 +4,9 @@
 // INET_DIAG_INFO (the socket's final tcp_info) and INET_DIAG_PROTOCOL, to the
 // NETLINK_SOCK_DIAG multicast groups SKNLGRP_INET_TCP_DESTROY and
 // SKNLGRP_INET6_TCP_DESTROY (what `ss -E` listens to). The message reports
-// the socket in state CLOSE. Subscribing needs CAP_NET_ADMIN.
+// the socket in state CLOSE. Subscribing needs no capability (the kernel's
+// sock_diag groups accept any reader); CAP_NET_ADMIN lets the buffer pass
+// net.core.rmem_max.
 //
 // Thread contract: owned by one thread (the collector's polling thread);
 // fd() may be handed to poll(2) by that thread. Drain() never blocks.
@@ -34,8 +36,9 @@ class DestroyListener {
 
   // Opens a non-blocking NETLINK_SOCK_DIAG socket subscribed to both TCP
   // destroy groups, with a kernel receive buffer of `receive_buffer_bytes`
-  // (forced past rmem_max when privileged). Returns PermissionDenied without
-  // CAP_NET_ADMIN, another error if netlink is unavailable.
+  // (forced past rmem_max with CAP_NET_ADMIN). Returns PermissionDenied if
+  // the kernel refuses the subscription (e.g. a security module), another
+  // error if netlink is unavailable.
   static absl::StatusOr<std::unique_ptr<DestroyListener>> Open(
       int receive_buffer_bytes = 8 << 20);
   ~DestroyListener();

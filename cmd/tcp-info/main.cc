@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   options.anonymize = config->anonymize;
 
   // Destroy events: every connection's final state, even one shorter than
-  // a poll. Without CAP_NET_ADMIN, polling alone goes on.
+  // a poll. If the kernel refuses them, polling alone goes on.
   std::unique_ptr<collector::DestroyListener> destroy_listener;
   if (config->destroy_events) {
     absl::StatusOr<std::unique_ptr<collector::DestroyListener>> listener =
