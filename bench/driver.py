@@ -50,11 +50,20 @@ def in_ns(name, argv):
     return ["ip", "netns", "exec", name + "-cli", *argv]
 
 
-def floor_cpu_per_dump(name):
+def interval_ms(interval):
+    m = re.fullmatch(r"(\d+)ms", interval)
+    if not m or m.group(1) not in ("10", "100"):
+        sys.exit("driver.py: --interval must be 10ms or 100ms (the paced "
+                 "floors dump_bench has)")
+    return int(m.group(1))
+
+
+def floor_cpu_per_dump(name, interval):
     """CPU seconds per paced dump, and sockets per dump, from dump_bench."""
     out = subprocess.run(
         in_ns(name, [os.path.join(BIN, "dump_bench"),
-                     "--benchmark_filter=BM_DumpFloor/10",
+                     "--benchmark_filter=BM_DumpFloor/%d/"
+                     % interval_ms(interval),
                      "--benchmark_format=json"]),
         check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         text=True).stdout
@@ -129,7 +138,7 @@ def measure(n, args):
     farm("up", "--name", name)
     run = None
     try:
-        active = max(1, n // 100)
+        active = max(1, n * args.streaming_pct // 100)
         run = subprocess.Popen(
             [CONNFARM, "run", "--name", name, "--conns", str(n),
              "--active", str(active), "--duration", "3600",
@@ -142,23 +151,41 @@ def measure(n, args):
             time.sleep(0.2)
         time.sleep(2)  # let the establishment burst settle
 
-        floor1, sockets = floor_cpu_per_dump(name)
-        short = run_daemon(name, args.short, args.interval)
-        long = run_daemon(name, args.short + args.cycles, args.interval,
-                          sample=True)
-        floor2, _ = floor_cpu_per_dump(name)
-        floor = (floor1 + floor2) / 2
-        per_cycle = (long["cpu"] - short["cpu"]) / args.cycles
-        steady = sorted(long["rss"])[len(long["rss"]) // 2] if long["rss"] \
-            else long["maxrss"]
+        # Rounds of floor, short run, long run, floor: each round gives one
+        # ratio; the medians over rounds are reported, with the range.
+        rounds = []
+        for _ in range(args.repeat):
+            floor1, sockets = floor_cpu_per_dump(name, args.interval)
+            short = run_daemon(name, args.short, args.interval)
+            long = run_daemon(name, args.short + args.cycles, args.interval,
+                              sample=True)
+            floor2, _ = floor_cpu_per_dump(name, args.interval)
+            floor = (floor1 + floor2) / 2
+            per_cycle = (long["cpu"] - short["cpu"]) / args.cycles
+            rounds.append({
+                "floor": floor, "daemon": per_cycle,
+                "ratio": per_cycle / floor, "long": long, "short": short,
+                "sockets": sockets,
+                "changed": (long["records"] - short["records"])
+                / (args.cycles * max(1, sockets)),
+            })
+        med = lambda key: median([r[key] for r in rounds])
+        long = rounds[-1]["long"]
+        rss = [x for r in rounds for x in r["long"]["rss"]]
+        steady = median(rss) if rss else long["maxrss"]
         return {
-            "n": n, "sockets": sockets, "floor_ms": floor * 1e3,
-            "daemon_ms": per_cycle * 1e3, "ratio": per_cycle / floor,
+            "n": n, "sockets": rounds[-1]["sockets"],
+            "floor_ms": med("floor") * 1e3, "daemon_ms": med("daemon") * 1e3,
+            "ratio": med("ratio"),
+            "ratio_min": min(r["ratio"] for r in rounds),
+            "ratio_max": max(r["ratio"] for r in rounds),
+            "changed_pct": med("changed") * 100,
             "rss_mb": steady / 2**20,
-            "fds": max(long["fds"]) if long["fds"] else 0,
+            "fds": max(x for r in rounds for x in r["long"]["fds"] or [0]),
             "bytes_per_record": long["bytes"] / max(1, long["records"]),
-            "rate": long["cycles"] / long["wall"],
-            "ok": short["ok"] and long["ok"],
+            "rate": median([r["long"]["cycles"] / r["long"]["wall"]
+                            for r in rounds]),
+            "ok": all(r["short"]["ok"] and r["long"]["ok"] for r in rounds),
         }
     finally:
         if run is not None and run.poll() is None:
@@ -170,6 +197,11 @@ def measure(n, args):
         farm("down", "--name", name, "--force", check=False)
 
 
+def median(values):
+    v = sorted(values)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--conns", default="1000,10000,50000",
@@ -177,7 +209,14 @@ def main():
     p.add_argument("--cycles", type=int, default=300,
                    help="cycles measured (long run minus short run)")
     p.add_argument("--short", type=int, default=20, help="short run's -reps")
-    p.add_argument("--interval", default="10ms")
+    p.add_argument("--interval", default="10ms",
+                   help="polling interval of daemon and floor: 10ms or 100ms")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="rounds per N; medians are reported")
+    p.add_argument("--streaming-pct", type=int, default=1,
+                   help="percent of connections streaming (each sends "
+                   "every 100 ms: 10 with --interval 100ms makes about "
+                   "10 %% of connections change every cycle)")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
@@ -187,15 +226,19 @@ def main():
     idle = run_daemon_idle(args)
     print("machine: %s, %d cores; idle daemon RSS %.1f MB"
           % (os.uname().release, os.cpu_count(), idle / 2**20))
-    print("| N | sockets/dump | floor CPU/cycle | tcp-info CPU/cycle | ratio "
+    print("interval %s, %d %% streaming, %d rounds of %d cycles (medians)"
+          % (args.interval, args.streaming_pct, args.repeat, args.cycles))
+    print("| N | sockets/dump | changed/cycle | floor CPU/cycle "
+          "| tcp-info CPU/cycle | ratio (range) "
           "| RSS | per conn | fds | bytes/record | cycles/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.conns.split(",")]:
         r = measure(n, args)
-        print("| %d | %d | %.2f ms | %.2f ms | %.2f | %.1f MB | %.2f KiB "
-              "| %d | %.0f | %.1f |%s"
-              % (r["n"], r["sockets"], r["floor_ms"], r["daemon_ms"],
-                 r["ratio"], r["rss_mb"],
+        print("| %d | %d | %.1f %% | %.2f ms | %.2f ms | %.2f (%.2f–%.2f) "
+              "| %.1f MB | %.2f KiB | %d | %.0f | %.1f |%s"
+              % (r["n"], r["sockets"], r["changed_pct"], r["floor_ms"],
+                 r["daemon_ms"], r["ratio"], r["ratio_min"], r["ratio_max"],
+                 r["rss_mb"],
                  (r["rss_mb"] * 2**20 - idle) / 1024 / n, r["fds"],
                  r["bytes_per_record"], r["rate"],
                  "" if r["ok"] else " (a daemon run failed)"),

@@ -94,6 +94,7 @@ void BM_DumpFloor(benchmark::State& state) {
 }
 BENCHMARK(BM_DumpFloor)->Arg(0)->MeasureProcessCPUTime();
 BENCHMARK(BM_DumpFloor)->Arg(10)->Iterations(500)->MeasureProcessCPUTime();
+BENCHMARK(BM_DumpFloor)->Arg(100)->Iterations(60)->MeasureProcessCPUTime();
 
 void BM_DumpSocket(benchmark::State& state) {
   absl::StatusOr<std::unique_ptr<collector::DumpSocket>> socket =
