@@ -90,10 +90,6 @@ void Anonymizer::Apply(char* raw_idm) const {
 void Anonymizer::ApplyToMessage(char* payload, size_t size) const {
   if (mode_ == AnonymizeMode::kNone || size < sizeof(inetdiag::Msg)) return;
   Apply(payload);
-  // struct tcp_diag_md5sig (uapi/linux/tcp.h): u8 tcpm_family,
-  // u8 tcpm_prefixlen, u16 tcpm_keylen, be32 tcpm_addr[4], u8 tcpm_key[80].
-  constexpr size_t kMd5SigEntry = 100;
-  constexpr size_t kMd5SigAddress = 4;
   // struct nlattr: u16 nla_len (header included), u16 nla_type; 4-aligned.
   constexpr size_t kHeader = 4;
   constexpr uint16_t kTypeMask = 0x3fff;  // without NLA_F_NESTED, _BYTEORDER
@@ -104,11 +100,12 @@ void Anonymizer::ApplyToMessage(char* payload, size_t size) const {
     std::memcpy(&type, payload + at + 2, 2);
     if (length < kHeader || length > size - at) return;
     if ((type & kTypeMask) == inetdiag::kMd5Sig) {
-      for (size_t e = at + kHeader; at + length - e >= kMd5SigEntry;
-           e += kMd5SigEntry) {
+      for (size_t e = at + kHeader;
+           at + length - e >= inetdiag::kMd5SigEntrySize;
+           e += inetdiag::kMd5SigEntrySize) {
         const uint8_t family = static_cast<uint8_t>(payload[e]);
         if (family == inetdiag::kAfInet || family == inetdiag::kAfInet6) {
-          AnonymizeAddress(family, payload + e + kMd5SigAddress);
+          AnonymizeAddress(family, payload + e + inetdiag::kMd5SigAddress);
         }
       }
     }

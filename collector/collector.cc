@@ -40,24 +40,22 @@ MonotonicTime Plus(MonotonicTime t, absl::Duration d) {
                  absl::ToChronoNanoseconds(d));
 }
 
-// The reference stamps snapshots with UTC time truncated to the millisecond
-// (it compresses better, and a dump takes milliseconds anyway).
 // Zeroes the secret of every TCP-MD5 key in the INET_DIAG_MD5SIG attribute
 // of `view` (which points into a writable message), keeping the family,
 // prefix, key length and peer: the kernel hands the keys to a reader with
 // CAP_NET_ADMIN, and no archive should hold them.
 void ZeroMd5Keys(const parse::RecordView& view) {
   if (!view.Has(inetdiag::kMd5Sig)) return;
-  // struct tcp_diag_md5sig: u8 family, u8 prefixlen, u16 keylen,
-  // be32 addr[4], u8 key[80].
-  constexpr size_t kEntry = 100, kKey = 20, kKeySize = 80;
   const absl::string_view a = view.attributes[inetdiag::kMd5Sig];
   char* bytes = const_cast<char*>(a.data());
-  for (size_t e = 0; a.size() - e >= kEntry; e += kEntry) {
-    std::memset(bytes + e + kKey, 0, kKeySize);
+  for (size_t e = 0; a.size() - e >= inetdiag::kMd5SigEntrySize;
+       e += inetdiag::kMd5SigEntrySize) {
+    std::memset(bytes + e + inetdiag::kMd5SigKey, 0, inetdiag::kMd5SigKeySize);
   }
 }
 
+// The reference stamps snapshots with UTC time truncated to the millisecond
+// (it compresses better, and a dump takes milliseconds anyway).
 parse::Timestamp ToTimestamp(absl::Time t) {
   return parse::Timestamp::FromUnixNanos(absl::ToUnixMillis(t) * 1000000);
 }

@@ -98,6 +98,14 @@ static_assert(offsetof(Msg, id) == 4);
 static_assert(offsetof(Msg, expires) == 52);
 static_assert(offsetof(Msg, inode) == 68);
 
+// struct tcp_diag_md5sig, one per TCP-MD5 key in an INET_DIAG_MD5SIG
+// attribute: u8 tcpm_family, u8 tcpm_prefixlen, u16 tcpm_keylen,
+// be32 tcpm_addr[4], u8 tcpm_key[80]. Offsets within one entry.
+inline constexpr size_t kMd5SigEntrySize = 100;
+inline constexpr size_t kMd5SigAddress = 4;
+inline constexpr size_t kMd5SigKey = 20;
+inline constexpr size_t kMd5SigKeySize = 80;
+
 // The socket cookie of the inet_diag_msg at `msg` (any alignment), read
 // without copying the rest. REQUIRES: `msg` holds sizeof(Msg) bytes.
 inline uint64_t CookieOfMsg(const char* msg) {
