@@ -9,9 +9,10 @@
 // allocates nothing. Only a changed or new connection copies its bytes, into
 // a buffer it reuses while the snapshot fits.
 //
-// Memory: per connection a 32-byte map slot and one heap block holding the
-// packed snapshot (cache/packed_record.h), about 470 bytes for a 6.18 kernel
-// record: ~570 bytes of heap per connection in all (bench/cache_bench).
+// Memory: per connection a 32-byte table slot (the table is kept between a
+// quarter and half full: 64-128 bytes) and one heap block holding the packed
+// snapshot (cache/packed_record.h), about 470 bytes for a 6.18 kernel
+// record: ~600 bytes of heap per connection in all (bench/cache_bench).
 #ifndef TCPINFO_CACHE_CACHE_H_
 #define TCPINFO_CACHE_CACHE_H_
 
@@ -40,10 +41,15 @@ class Cache {
   // REQUIRES: record.raw_idm is a whole inet_diag_msg.
   parse::Change Observe(const parse::RecordView& record);
 
-  // A hint, for the message after the one being observed: starts loading
-  // the map slot of `cookie` into the CPU cache so that its Observe() waits
-  // less on memory. No effect on the contents.
+  // Hints for connections about to be observed, no effect on the contents.
+  // Prefetch() starts loading the table slot of `cookie` into the CPU cache
+  // (its line follows from the cookie alone); PrefetchSnapshot(), once that
+  // slot is loaded, starts loading the stored snapshot that Observe()
+  // compares with. Issued early enough (the collector prefetches the slots
+  // of every message in a received buffer, and each snapshot a few messages
+  // ahead), Observe() of an unchanged connection does not wait on memory.
   void Prefetch(uint64_t cookie) const;
+  void PrefetchSnapshot(uint64_t cookie) const;
 
   // Ends a complete dump: calls `closed(cookie)` for every connection not
   // observed since the previous EndCycle (it is gone from the kernel's

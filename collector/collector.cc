@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "cache/cache.h"
 #include "collector/dump_socket.h"
+#include "collector/netlink_dump.h"
 #include "inetdiag/inet_diag.h"
 #include "parse/record_view.h"
 #include "saver/error_log.h"
@@ -99,7 +100,9 @@ struct Collector::Rep {
                                     ? Anonymizer::HostAddresses()
                                     : o.host_addresses),
         saver(sv),
-        observer(obs != nullptr ? obs : &no_observer) {}
+        observer(obs != nullptr ? obs : &no_observer) {
+    ahead.reserve(1024);
+  }
 
   void HandleMessage(const DumpMessage& m);
   void HandleDestroyed(char* payload, size_t size, absl::Time received);
@@ -139,6 +142,11 @@ struct Collector::Rep {
 
   // The split of the message being handled, reused from message to message.
   parse::RecordView view;
+  // The cookies of the messages in the buffer being handled (capacity fixed
+  // at start: a dump buffer holds far fewer), for look-ahead prefetching,
+  // and the index of the next message.
+  std::vector<uint64_t> ahead;
+  size_t ahead_next = 0;
 
   saver::ErrorLog dump_log;
   saver::ErrorLog message_log;
@@ -150,10 +158,30 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
     ++cycle.bad_messages;
     return;
   }
+  // An unchanged socket costs two cache misses, its table slot and its
+  // stored snapshot (the kernel's dump evicts both between buffers). At the
+  // first message of a buffer, start loading the slots of all its messages
+  // at once, so that the misses overlap; each message then starts loading
+  // the snapshot of the one kSnapshotLookahead further on, whose slot is in
+  // the CPU cache by then.
+  constexpr size_t kSnapshotLookahead = 4;
+  if (m.first_in_buffer) {
+    ahead.clear();
+    ahead_next = 0;
+    ForEachDiagPayload(m.buffer, m.buffer_size, [this](const char* payload) {
+      const uint64_t c = inetdiag::CookieOfMsg(payload);
+      if (ahead.size() < ahead.capacity()) ahead.push_back(c);
+      cache.Prefetch(c);
+    });
+    for (size_t i = 0; i < kSnapshotLookahead && i < ahead.size(); ++i) {
+      cache.PrefetchSnapshot(ahead[i]);
+    }
+  }
+  if (ahead_next + kSnapshotLookahead < ahead.size()) {
+    cache.PrefetchSnapshot(ahead[ahead_next + kSnapshotLookahead]);
+  }
+  ++ahead_next;
   const uint64_t cookie = inetdiag::CookieOfMsg(m.payload);
-  // The map slot is the one cache miss of an unchanged socket: start it now,
-  // so that it overlaps the filter and the split.
-  cache.Prefetch(cookie);
   inetdiag::Msg msg;
   std::memcpy(&msg, m.payload, sizeof(msg));
   if (filter.Skip(msg)) {

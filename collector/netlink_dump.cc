@@ -57,6 +57,7 @@ WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
                           DumpResult* result, DumpMessageHandler handler) {
   const auto* nlh = reinterpret_cast<const struct nlmsghdr*>(data);
   int remaining = static_cast<int>(size);
+  bool first = true;
   // mnl_nlmsg_ok() compares nlmsg_len with `remaining` as an int, so a
   // length of 2^31 or more would pass it and step outside the buffer.
   while (mnl_nlmsg_ok(nlh, remaining) &&
@@ -78,7 +79,9 @@ WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
     switch (nlh->nlmsg_type) {
       case inetdiag::kSockDiagByFamily:
         ++result->messages;
-        handler(DumpMessage{payload, payload_size, received});
+        handler(
+            DumpMessage{payload, payload_size, received, data, size, first});
+        first = false;
         break;
       case NLMSG_DONE: {
         // Since Linux 4.x the DONE payload carries the dump's final status.
@@ -116,6 +119,20 @@ WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
     return WalkStatus::kAbort;
   }
   return WalkStatus::kMore;
+}
+
+void ForEachDiagPayload(const char* data, size_t size,
+                        absl::FunctionRef<void(const char* payload)> visit) {
+  const auto* nlh = reinterpret_cast<const struct nlmsghdr*>(data);
+  int remaining = static_cast<int>(size);
+  while (mnl_nlmsg_ok(nlh, remaining) &&
+         nlh->nlmsg_len <= static_cast<uint32_t>(remaining)) {
+    if (nlh->nlmsg_type == inetdiag::kSockDiagByFamily &&
+        mnl_nlmsg_get_payload_len(nlh) >= sizeof(inetdiag::Msg)) {
+      visit(static_cast<const char*>(mnl_nlmsg_get_payload(nlh)));
+    }
+    nlh = mnl_nlmsg_next(nlh, &remaining);
+  }
 }
 
 }  // namespace collector

@@ -57,12 +57,17 @@ struct DumpResult {
 };
 
 // One SOCK_DIAG_BY_FAMILY message: its payload (the inet_diag_msg and its
-// attributes; writable, so that it can be anonymized in place) and the time
-// the buffer holding it was received.
+// attributes; writable, so that it can be anonymized in place), the time
+// the buffer holding it was received, and that whole buffer, for a handler
+// that looks ahead (ForEachDiagPayload) when the first message of a buffer
+// arrives.
 struct DumpMessage {
   char* payload;
   size_t size;
   absl::Time received;
+  const char* buffer = nullptr;
+  size_t buffer_size = 0;
+  bool first_in_buffer = false;
 };
 using DumpMessageHandler = absl::FunctionRef<void(const DumpMessage&)>;
 
@@ -92,6 +97,13 @@ enum class WalkStatus {
 WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
                           uint32_t port_id, absl::Time received,
                           DumpResult* result, DumpMessageHandler handler);
+
+// Calls `visit` with the payload of every SOCK_DIAG_BY_FAMILY message in
+// data[0, size) that holds at least an inet_diag_msg, stopping at the first
+// malformed header: a cheap pass for look-ahead (prefetching), without the
+// checks WalkDumpBuffer makes. REQUIRES: data is 4-byte aligned.
+void ForEachDiagPayload(const char* data, size_t size,
+                        absl::FunctionRef<void(const char* payload)> visit);
 
 }  // namespace collector
 

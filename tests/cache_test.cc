@@ -5,7 +5,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <new>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -244,6 +247,78 @@ TEST(Cache, EndCycleClosesConnectionsMissingFromACompleteDump) {
   EXPECT_EQ(cache.size(), 0u);
   // A closed connection seen again is new.
   EXPECT_EQ(cache.Observe(conns[0].View()), Change::kNew);
+}
+
+// The table under churn, against a reference: connections come, change and
+// go (by destroy event and by missing from a dump) in a random order, with
+// cookies both consecutive and scattered, over several growths of the table
+// and runs that wrap around its end. After every step each cookie is known
+// exactly when the reference holds it, with its last stored snapshot.
+TEST(Cache, AgreesWithAReferenceUnderChurn) {
+  const auto& records = LongConnection();
+  const ArchivalRecord& a = records[100];
+  const ArchivalRecord& b = records[101];
+  std::mt19937_64 rng(77);
+  std::vector<uint64_t> universe;
+  for (uint64_t c = 1; c <= 1500; ++c) universe.push_back(c);
+  for (int i = 0; i < 1500; ++i) universe.push_back(rng());
+  cache::Cache cache;
+  std::map<uint64_t, bool> reference;  // cookie -> last stored was `b`
+  std::set<uint64_t> seen_this_cycle;
+  auto stored_is_b = [&](uint64_t cookie) {
+    std::string got, want;
+    parse::AppendSnapshotJson({}, cache.Last(cookie), &got);
+    parse::AppendSnapshotJson({}, WithCookie(b, cookie).View(), &want);
+    return got == want;
+  };
+  for (int step = 0; step < 60000; ++step) {
+    const uint64_t cookie = universe[rng() % universe.size()];
+    const int op = static_cast<int>(rng() % 10);
+    if (op < 7) {  // observe, as the same or the other snapshot
+      const bool use_b = rng() % 2 == 0;
+      const ArchivalRecord r = WithCookie(use_b ? b : a, cookie);
+      const Change change = cache.Observe(r.View());
+      auto it = reference.find(cookie);
+      if (it == reference.end()) {
+        ASSERT_EQ(change, Change::kNew) << step;
+      } else if (it->second == use_b) {
+        ASSERT_EQ(change, Change::kNone) << step;
+      } else {
+        ASSERT_NE(change, Change::kNone) << step;
+        ASSERT_NE(change, Change::kNew) << step;
+      }
+      reference[cookie] = use_b;
+      seen_this_cycle.insert(cookie);
+    } else if (op < 9) {  // destroy event
+      ASSERT_EQ(cache.Remove(cookie), reference.erase(cookie) > 0) << step;
+      seen_this_cycle.erase(cookie);
+    } else if (rng() % 50 == 0) {  // a complete dump ends
+      std::set<uint64_t> closed;
+      const size_t n = cache.EndCycle(
+          [&](uint64_t c) { ASSERT_TRUE(closed.insert(c).second); });
+      ASSERT_EQ(n, closed.size());
+      for (auto it = reference.begin(); it != reference.end();) {
+        if (seen_this_cycle.count(it->first) == 0) {
+          ASSERT_EQ(closed.erase(it->first), 1u) << step;
+          it = reference.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      ASSERT_TRUE(closed.empty()) << "closed a connection seen this cycle";
+      seen_this_cycle.clear();
+    }
+    ASSERT_EQ(cache.size(), reference.size()) << step;
+    if (step % 997 == 0) {
+      for (uint64_t c : universe) {
+        auto it = reference.find(c);
+        const parse::RecordView last = cache.Last(c);
+        ASSERT_EQ(last.raw_idm.data() != nullptr, it != reference.end()) << c;
+        if (it != reference.end()) ASSERT_EQ(stored_is_b(c), it->second) << c;
+      }
+    }
+  }
+  EXPECT_GT(reference.size(), 500u);  // the table did grow and churn
 }
 
 // The hot path: once every connection is known, a cycle of unchanged
