@@ -2,33 +2,40 @@
 """Benchmark driver: tcp-info's cost per polling cycle against the kernel's.
 
 For each N it holds N real connections (1 % streaming) between two connfarm
-namespaces and, in the same run, interleaved:
+namespaces and, in the same run, interleaved in --repeat rounds:
 
-  floor    build/bin/dump_bench BM_DumpFloor/10: a bare libmnl dump loop with
-           exactly the daemon's request, paced 10 ms apart like the daemon,
-           only walking the messages (CPU per dump). Measured before and after
-           the daemon runs; the mean is used.
-  daemon   build/bin/tcp-info with archives written, run twice, -reps SHORT
-           and -reps SHORT+CYCLES; CPU (user + sys, from wait4) per cycle is
-           the difference divided by CYCLES, so start-up and the first burst
-           of new files cancel out.
+  floor    build/bin/dump_bench BM_DumpFloor/<interval>: a bare libmnl dump
+           loop with exactly the daemon's request, scheduled as the daemon
+           schedules its cycles (each starts one interval after the previous
+           one started, at once if that one overran), only walking the
+           messages (CPU per dump). Measured before and after the daemon
+           runs; the mean is used.
+  daemon   build/bin/tcp-info with archives written, in steady state: once
+           the start-up burst is over (every connection's first snapshot
+           written to its new file), the CPU (user + sys, /proc/PID/stat)
+           it spends over a fixed number of polling cycles (--cycles, counted
+           by its tcpinfo_polling_interval_histogram), per cycle. The burst
+           itself is reported apart, as CPU per new connection.
 
 and prints one table row per N: floor and daemon CPU per cycle, their ratio,
 steady resident memory and memory per connection above an idle daemon's,
-open descriptors, archive bytes per written record, and the polling rate the
-long run achieved.
+open descriptors, archive bytes per written record, the polling rate, and
+the start-up cost per connection.
 
 Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py                       # N = 1000, 10000, 50000
   bench/driver.py --conns 1000 --cycles 200
+  bench/driver.py --conns 10000 --streaming-pct 10 --interval 100ms
 """
 
 import argparse
+import ctypes
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -83,53 +90,153 @@ def status_value(pid, key):
     return 0
 
 
-def run_daemon(name, reps, interval, sample=False):
-    """Runs tcp-info -reps `reps`; returns a dict of what it cost."""
+CLONE_NEWNET = 0x40000000
+LIBC = ctypes.CDLL(None, use_errno=True)
+METRICS_PORT = 9990
+
+
+def scrape(name):
+    """The daemon's metrics (name -> value, unlabelled samples only), read
+    from inside namespace NAME-cli where it listens."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open("/run/netns/%s-cli" % name, os.O_RDONLY)
+    try:
+        if LIBC.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns into %s-cli" % name)
+        try:
+            conn = socket.create_connection(("127.0.0.1", METRICS_PORT),
+                                            timeout=5)
+        finally:
+            if LIBC.setns(own, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back")
+    finally:
+        os.close(own)
+        os.close(target)
+    with conn:
+        conn.sendall(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    values = {}
+    for line in data.decode(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#") and "{" not in line:
+            try:
+                values[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return values
+
+
+def cpu_seconds(pid):
+    """User + system CPU of process `pid` (all its threads) so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def count_files(root):
+    return sum(len(files) for _, _, files in os.walk(root))
+
+
+def run_daemon(name, cycles, interval, idle=False, timeout=900):
+    """Runs tcp-info until it is in steady state, then measures `cycles`
+    polling cycles; returns a dict of what they cost. `idle`: the namespace
+    holds no connection (no file to wait for)."""
     out = tempfile.mkdtemp(prefix="tcpinfo-bench-")
     argv = in_ns(name, [os.path.join(BIN, "tcp-info"), "-output", out,
-                        "-reps", str(reps), "-interval", interval,
-                        "-prometheusx.listen-address="])
+                        "-interval", interval,
+                        "-prometheusx.listen-address=127.0.0.1:%d"
+                        % METRICS_PORT])
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    rss, fds = [], []
-    # wait4 (not Popen.poll) reaps it, for its rusage. ip netns exec execs
-    # the daemon: same pid.
-    while True:
-        pid, status, usage = os.wait4(proc.pid, 0 if not sample else os.WNOHANG)
-        if pid == proc.pid:
-            break
-        time.sleep(0.5)
-        r = status_value(proc.pid, "VmRSS")
-        if r:
-            rss.append(r)
+    # ip netns exec execs the daemon: same pid.
+    pid = proc.pid
+    deadline = start + timeout
+
+    def metrics():
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("tcp-info exited: %s" % proc.stderr.read())
+            if time.monotonic() > deadline:
+                raise RuntimeError("tcp-info did not reach steady state")
             try:
-                fds.append(len(os.listdir("/proc/%d/fd" % proc.pid)))
+                return scrape(name)
+            except OSError:
+                time.sleep(0.2)
+
+    rss, fds = [], []
+    try:
+        # Steady state: every connection's file is on disk (the writer
+        # thread's start-up burst is over), and then 2 s more.
+        while not idle:
+            m = metrics()
+            files = m.get("tcpinfo_new_file_total", 0)
+            if files > 0 and count_files(out) >= files:
+                break
+            time.sleep(1)
+        time.sleep(2)
+        m1 = metrics()
+        cpu1 = cpu_seconds(pid)
+        c1 = m1["tcpinfo_polling_interval_histogram_count"]
+        warm_cycles = c1
+        while True:
+            time.sleep(0.5)
+            rss.append(status_value(pid, "VmRSS"))
+            try:
+                fds.append(len(os.listdir("/proc/%d/fd" % pid)))
             except OSError:
                 pass
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - start
+            m2 = metrics()
+            cpu2 = cpu_seconds(pid)
+            c2 = m2["tcpinfo_polling_interval_histogram_count"]
+            if c2 - c1 >= cycles:
+                break
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     stderr = proc.stderr.read()
-    summary = {}
-    for k, v in re.findall(r"(\w+)=(\d+)", stderr.splitlines()[-1]
-                           if stderr else ""):
-        summary[k] = int(v)
     size = 0
     for dirpath, _, files in os.walk(out):
         for f in files:
             size += os.path.getsize(os.path.join(dirpath, f))
     shutil.rmtree(out, ignore_errors=True)
+    summary = {}
+    for k, v in re.findall(r"(\w+)=(\d+)", stderr.splitlines()[-1]
+                           if stderr else ""):
+        summary[k] = int(v)
+    per_cycle = (cpu2 - cpu1) / (c2 - c1)
     return {
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "maxrss": usage.ru_maxrss * 1024,
-        "wall": wall,
+        "cpu_per_cycle": per_cycle,
+        # What the start-up burst cost beyond its cycles' steady cost.
+        "startup_cpu": max(0.0, cpu1 - warm_cycles * per_cycle),
+        "rate": (c2 - c1) / max(1e-9, sum_intervals(m1, m2)),
         "rss": rss,
         "fds": fds,
+        "window_records": m2.get("tcpinfo_snapshot_total", 0)
+        - m1.get("tcpinfo_snapshot_total", 0),
+        "cycles": c2 - c1,
+        "files": m2.get("tcpinfo_new_file_total", 0),
         "records": summary.get("records_written", 0),
-        "cycles": summary.get("cycles", reps),
         "bytes": size,
-        "ok": os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0,
+        "ok": proc.returncode == 0,
     }
+
+
+def sum_intervals(m1, m2):
+    """Seconds between the cycles counted in m1 and m2 (the histogram's
+    sum of polling intervals)."""
+    key = "tcpinfo_polling_interval_histogram_sum"
+    return m2.get(key, 0) - m1.get(key, 0)
 
 
 def measure(n, args):
@@ -151,28 +258,26 @@ def measure(n, args):
             time.sleep(0.2)
         time.sleep(2)  # let the establishment burst settle
 
-        # Rounds of floor, short run, long run, floor: each round gives one
-        # ratio; the medians over rounds are reported, with the range.
+        # Rounds of floor, daemon, floor: each round gives one ratio; the
+        # medians over rounds are reported, with the range.
         rounds = []
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
-            short = run_daemon(name, args.short, args.interval)
-            long = run_daemon(name, args.short + args.cycles, args.interval,
-                              sample=True)
+            d = run_daemon(name, args.cycles, args.interval)
             floor2, _ = floor_cpu_per_dump(name, args.interval)
             floor = (floor1 + floor2) / 2
-            per_cycle = (long["cpu"] - short["cpu"]) / args.cycles
             rounds.append({
-                "floor": floor, "daemon": per_cycle,
-                "ratio": per_cycle / floor, "long": long, "short": short,
+                "floor": floor, "daemon": d["cpu_per_cycle"],
+                "ratio": d["cpu_per_cycle"] / floor, "run": d,
                 "sockets": sockets,
-                "changed": (long["records"] - short["records"])
-                / (args.cycles * max(1, sockets)),
+                "changed": d["window_records"]
+                / (d["cycles"] * max(1, sockets)),
+                "startup": d["startup_cpu"] / max(1, sockets),
+                "rate": d["rate"],
             })
         med = lambda key: median([r[key] for r in rounds])
-        long = rounds[-1]["long"]
-        rss = [x for r in rounds for x in r["long"]["rss"]]
-        steady = median(rss) if rss else long["maxrss"]
+        last = rounds[-1]["run"]
+        rss = [x for r in rounds for x in r["run"]["rss"]]
         return {
             "n": n, "sockets": rounds[-1]["sockets"],
             "floor_ms": med("floor") * 1e3, "daemon_ms": med("daemon") * 1e3,
@@ -180,12 +285,14 @@ def measure(n, args):
             "ratio_min": min(r["ratio"] for r in rounds),
             "ratio_max": max(r["ratio"] for r in rounds),
             "changed_pct": med("changed") * 100,
-            "rss_mb": steady / 2**20,
-            "fds": max(x for r in rounds for x in r["long"]["fds"] or [0]),
-            "bytes_per_record": long["bytes"] / max(1, long["records"]),
-            "rate": median([r["long"]["cycles"] / r["long"]["wall"]
-                            for r in rounds]),
-            "ok": all(r["short"]["ok"] and r["long"]["ok"] for r in rounds),
+            "rss_mb": median(rss) / 2**20,
+            "fds": max(x for r in rounds for x in r["run"]["fds"] or [0]),
+            "bytes_per_record": last["bytes"] / max(1, last["records"]),
+            "rate": med("rate"),
+            "startup_us": med("startup") * 1e6,
+            "archived": min(r["run"]["files"] / max(1, r["sockets"])
+                            for r in rounds) * 100,
+            "ok": all(r["run"]["ok"] for r in rounds),
         }
     finally:
         if run is not None and run.poll() is None:
@@ -207,8 +314,7 @@ def main():
     p.add_argument("--conns", default="1000,10000,50000",
                    help="comma-separated connection counts")
     p.add_argument("--cycles", type=int, default=300,
-                   help="cycles measured (long run minus short run)")
-    p.add_argument("--short", type=int, default=20, help="short run's -reps")
+                   help="steady-state cycles measured per round")
     p.add_argument("--interval", default="10ms",
                    help="polling interval of daemon and floor: 10ms or 100ms")
     p.add_argument("--repeat", type=int, default=3,
@@ -230,17 +336,19 @@ def main():
           % (args.interval, args.streaming_pct, args.repeat, args.cycles))
     print("| N | sockets/dump | changed/cycle | floor CPU/cycle "
           "| tcp-info CPU/cycle | ratio (range) "
-          "| RSS | per conn | fds | bytes/record | cycles/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| RSS | per conn | fds | bytes/record | cycles/s "
+          "| start-up CPU/conn | archived |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.conns.split(",")]:
         r = measure(n, args)
         print("| %d | %d | %.1f %% | %.2f ms | %.2f ms | %.2f (%.2f–%.2f) "
-              "| %.1f MB | %.2f KiB | %d | %.0f | %.1f |%s"
+              "| %.1f MB | %.2f KiB | %d | %.0f | %.1f | %.0f µs | %.1f %% |%s"
               % (r["n"], r["sockets"], r["changed_pct"], r["floor_ms"],
                  r["daemon_ms"], r["ratio"], r["ratio_min"], r["ratio_max"],
                  r["rss_mb"],
                  (r["rss_mb"] * 2**20 - idle) / 1024 / n, r["fds"],
-                 r["bytes_per_record"], r["rate"],
+                 r["bytes_per_record"], r["rate"], r["startup_us"],
+                 r["archived"],
                  "" if r["ok"] else " (a daemon run failed)"),
               flush=True)
 
@@ -250,7 +358,7 @@ def run_daemon_idle(args):
     name = "bi%d" % (os.getpid() % 10000)
     farm("up", "--name", name)
     try:
-        r = run_daemon(name, 200, args.interval, sample=True)
+        r = run_daemon(name, 200, args.interval, idle=True)
         return sorted(r["rss"])[len(r["rss"]) // 2] if r["rss"] else 0
     finally:
         farm("down", "--name", name, "--force", check=False)

@@ -6,9 +6,12 @@
 //
 //   BM_DumpFloor       bare libmnl: sendto, recvfrom (64 KiB), mnl_cb_run,
 //                      cycles back to back (warm caches: a lower bound)
-//   BM_DumpFloor/10    the same, sleeping 10 ms between cycles as the daemon
-//                      does at its default -interval (caches as cold as the
-//                      daemon's: the fair floor to compare it with)
+//   BM_DumpFloor/10    the same, scheduled as the daemon schedules its
+//                      cycles at its default -interval: each starts 10 ms
+//                      after the previous one started, or at once when that
+//                      one took longer (the fair floor to compare it with:
+//                      caches as cold, or as warm, as the daemon's)
+//   BM_DumpFloor/100   the same at -interval 100ms
 //   BM_DumpSocket      collector::DumpSocket with a handler that only counts
 //
 // Run it where the connections are, e.g.
@@ -21,11 +24,12 @@
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 
-#include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "collector/dump_socket.h"
 #include "inetdiag/inet_diag.h"
@@ -72,10 +76,12 @@ void BM_DumpFloor(benchmark::State& state) {
   char* data = reinterpret_cast<char*>(buffer.get());
   uint32_t sequence = 0;
   int64_t sockets = 0;
-  const absl::Duration pause = absl::Milliseconds(state.range(0));
+  const auto interval = std::chrono::milliseconds(state.range(0));
+  auto next = std::chrono::steady_clock::now();
   for (auto _ : state) {
     // Sleeping costs no CPU, so it does not count in the process CPU time.
-    if (pause > absl::ZeroDuration()) absl::SleepFor(pause);
+    std::this_thread::sleep_until(next);
+    next = std::chrono::steady_clock::now() + interval;
     for (uint8_t family : {inetdiag::kAfInet6, inetdiag::kAfInet}) {
       const int64_t n = BareDump(nl, data, family, ++sequence);
       if (n < 0) {
