@@ -570,47 +570,54 @@ class RecordingObserver : public CollectorObserver {
   std::function<void(const CycleStats&)> on_cycle;
 };
 
-TEST(Collector, WritesNewAndChangedConnectionsOnly) {
+// A collector's doubles: the dumps it is given, and a saver and an observer
+// that record what it does.
+struct ScriptedRun {
   ScriptedSource::Script script;
-  const inetdiag::Msg a = MakeMsg("10.77.0.2", 40001, "10.77.0.1", 17000, 1);
-  const inetdiag::Msg b = MakeMsg("fd77::2", 40002, "fd77::1", 17000, 2);
-  script.inet = {MakeMessage(a, 280, 1)};
-  script.inet6 = {MakeMessage(b, 280, 1)};
   RecordingSaver saver;
   RecordingObserver observer;
-  auto c = Collector::CreateWithSource(
-      CollectorOptions{}, std::make_unique<ScriptedSource>(&script), &saver,
-      &observer);
+
+  // A collector with `options` dumping `script`, writing to `saver` and
+  // reporting to `observer`.
+  std::unique_ptr<Collector> Start(const CollectorOptions& options = {}) {
+    return Collector::CreateWithSource(
+        options, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  }
+};
+
+TEST(Collector, WritesNewAndChangedConnectionsOnly) {
+  ScriptedRun run;
+  const inetdiag::Msg a = MakeMsg("10.77.0.2", 40001, "10.77.0.1", 17000, 1);
+  const inetdiag::Msg b = MakeMsg("fd77::2", 40002, "fd77::1", 17000, 2);
+  run.script.inet = {MakeMessage(a, 280, 1)};
+  run.script.inet6 = {MakeMessage(b, 280, 1)};
+  auto c = run.Start();
   EXPECT_EQ(c->RunCycle().changes, 2);
   EXPECT_EQ(c->RunCycle().changes, 0);
-  script.inet6 = {MakeMessage(b, 280, 2)};  // b's counters moved
+  run.script.inet6 = {MakeMessage(b, 280, 2)};  // b's counters moved
   EXPECT_EQ(c->RunCycle().changes, 1);
-  EXPECT_THAT(observer.events,
+  EXPECT_THAT(run.observer.events,
               ElementsAre("open 2", "snapshot 2 new", "open 1",
                           "snapshot 1 new", "snapshot 2 counters"));
-  ASSERT_EQ(saver.written.size(), 3u);
-  EXPECT_EQ(saver.written[2].cookie, 2u);
-  EXPECT_EQ(saver.written[2].info, std::string(280, '\2'));
-  EXPECT_EQ(observer.cycles.size(), 3u);
-  EXPECT_EQ(observer.cycles[2].connections, 2);
+  ASSERT_EQ(run.saver.written.size(), 3u);
+  EXPECT_EQ(run.saver.written[2].cookie, 2u);
+  EXPECT_EQ(run.saver.written[2].info, std::string(280, '\2'));
+  EXPECT_EQ(run.observer.cycles.size(), 3u);
+  EXPECT_EQ(run.observer.cycles[2].connections, 2);
 }
 
 TEST(Collector, ClosesConnectionsOnlyAfterACompleteCycle) {
-  ScriptedSource::Script script;
+  ScriptedRun run;
   const std::string a =
       MakeMessage(MakeMsg("10.77.0.2", 40001, "10.77.0.1", 17000, 11), 280, 1);
   const std::string b =
       MakeMessage(MakeMsg("10.77.0.2", 40002, "10.77.0.1", 17000, 12), 280, 1);
-  script.inet = {a, b};
-  RecordingSaver saver;
-  RecordingObserver observer;
-  auto c = Collector::CreateWithSource(
-      CollectorOptions{}, std::make_unique<ScriptedSource>(&script), &saver,
-      &observer);
+  run.script.inet = {a, b};
+  auto c = run.Start();
   EXPECT_TRUE(c->RunCycle().complete);
   // b is missing, but the dump was interrupted: b may just have been missed.
-  script.inet = {a};
-  script.inet_complete = false;
+  run.script.inet = {a};
+  run.script.inet_complete = false;
   ::testing::internal::CaptureStderr();
   const CycleStats& incomplete = c->RunCycle();
   EXPECT_EQ(::testing::internal::GetCapturedStderr(),
@@ -619,20 +626,20 @@ TEST(Collector, ClosesConnectionsOnlyAfterACompleteCycle) {
             "suppressed)\n");
   EXPECT_FALSE(incomplete.complete);
   EXPECT_EQ(incomplete.closed, 0);
-  EXPECT_TRUE(saver.closed.empty());
+  EXPECT_TRUE(run.saver.closed.empty());
   // The AF_INET6 dump failing is as bad.
-  script.inet_complete = true;
-  script.inet6_complete = false;
+  run.script.inet_complete = true;
+  run.script.inet6_complete = false;
   c->RunCycle();
-  EXPECT_TRUE(saver.closed.empty());
-  script.inet6_complete = true;
+  EXPECT_TRUE(run.saver.closed.empty());
+  run.script.inet6_complete = true;
   const CycleStats& complete = c->RunCycle();
   EXPECT_TRUE(complete.complete);
   EXPECT_EQ(complete.closed, 1);
-  EXPECT_THAT(saver.closed, ElementsAre(12u));
-  EXPECT_EQ(observer.events.back(), "close 12");
+  EXPECT_THAT(run.saver.closed, ElementsAre(12u));
+  EXPECT_EQ(run.observer.events.back(), "close 12");
   EXPECT_EQ(c->stats().incomplete_cycles, 2);
-  EXPECT_EQ(saver.ticks, 4);  // every cycle, complete or not
+  EXPECT_EQ(run.saver.ticks, 4);  // every cycle, complete or not
 }
 
 TEST(Collector, FiltersAndAnonymizesBeforeComparingAndWriting) {
@@ -672,57 +679,50 @@ TEST(Collector, FiltersAndAnonymizesBeforeComparingAndWriting) {
 }
 
 TEST(Collector, RunKeepsTheIntervalAndRunsRepsCycles) {
-  ScriptedSource::Script script;
-  RecordingSaver saver;
-  RecordingObserver observer;
+  ScriptedRun run;
   CollectorOptions o;
   o.interval = absl::Milliseconds(20);
   o.reps = 6;
-  auto c = Collector::CreateWithSource(
-      o, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  auto c = run.Start(o);
   const absl::Time start = absl::Now();
   EXPECT_EQ(c->Run(-1), 6);
   const absl::Duration took = absl::Now() - start;
   EXPECT_GE(took, absl::Milliseconds(100));  // 5 waits of 20 ms
   EXPECT_LT(took, absl::Seconds(2));
-  ASSERT_EQ(observer.cycles.size(), 6u);
-  for (size_t i = 1; i < observer.cycles.size(); ++i) {
-    EXPECT_GE(observer.cycles[i].since_previous, absl::Milliseconds(20));
+  ASSERT_EQ(run.observer.cycles.size(), 6u);
+  for (size_t i = 1; i < run.observer.cycles.size(); ++i) {
+    EXPECT_GE(run.observer.cycles[i].since_previous, absl::Milliseconds(20));
   }
 }
 
 TEST(Collector, SlowCyclesRunBackToBackWithoutCatchingUp) {
-  ScriptedSource::Script script;
-  script.delay = absl::Milliseconds(25);  // 50 ms per cycle
-  RecordingSaver saver;
-  RecordingObserver observer;
-  observer.on_cycle = [&](const CycleStats& s) {
-    if (s.cycle == 3) script.delay = absl::ZeroDuration();
+  ScriptedRun run;
+  run.script.delay = absl::Milliseconds(25);  // 50 ms per cycle
+  run.observer.on_cycle = [&](const CycleStats& s) {
+    if (s.cycle == 3) run.script.delay = absl::ZeroDuration();
   };
   CollectorOptions o;
   o.interval = absl::Milliseconds(20);
   o.reps = 7;
-  auto c = Collector::CreateWithSource(
-      o, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  auto c = run.Start(o);
   c->Run(-1);
-  ASSERT_EQ(observer.cycles.size(), 7u);
+  ASSERT_EQ(run.observer.cycles.size(), 7u);
   // Overrunning cycles follow each other at once...
-  EXPECT_GE(observer.cycles[1].since_previous, absl::Milliseconds(50));
-  EXPECT_LT(observer.cycles[1].since_previous, absl::Milliseconds(50 + 15));
+  EXPECT_GE(run.observer.cycles[1].since_previous, absl::Milliseconds(50));
+  EXPECT_LT(run.observer.cycles[1].since_previous, absl::Milliseconds(50 + 15));
   // ...and once fast again the period is back, with no burst to catch up.
   for (size_t i = 4; i < 7; ++i) {
-    EXPECT_GE(observer.cycles[i].since_previous, absl::Milliseconds(20)) << i;
+    EXPECT_GE(run.observer.cycles[i].since_previous, absl::Milliseconds(20))
+        << i;
   }
 }
 
 TEST(Collector, RunStopsWhenTheStopDescriptorIsReadableAndServesWatches) {
-  ScriptedSource::Script script;
-  RecordingSaver saver;
-  RecordingObserver observer;
+  ScriptedRun run;
   const int stop = eventfd(0, EFD_NONBLOCK);
   const int watched = eventfd(0, EFD_NONBLOCK);
   int served = 0;
-  observer.on_cycle = [&](const CycleStats& s) {
+  run.observer.on_cycle = [&](const CycleStats& s) {
     const uint64_t one = 1;
     if (s.cycle == 2) {
       EXPECT_EQ(write(watched, &one, 8), 8);
@@ -733,8 +733,7 @@ TEST(Collector, RunStopsWhenTheStopDescriptorIsReadableAndServesWatches) {
   };
   CollectorOptions o;
   o.interval = absl::Milliseconds(5);
-  auto c = Collector::CreateWithSource(
-      o, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  auto c = run.Start(o);
   c->AddWatch(watched, [&] {
     uint64_t v;
     EXPECT_EQ(read(watched, &v, 8), 8);
@@ -791,105 +790,93 @@ void Deliver(Collector* c, std::string message) {
 }
 
 TEST(CollectorDestroy, ConnectionNoPollSawGetsAnArchiveFromItsEvent) {
-  ScriptedSource::Script script;
-  RecordingSaver saver;
-  RecordingObserver observer;
-  auto c = Collector::CreateWithSource(
-      CollectorOptions{}, std::make_unique<ScriptedSource>(&script), &saver,
-      &observer);
+  ScriptedRun run;
+  auto c = run.Start();
   c->RunCycle();
   Deliver(c.get(), DestroyMessage(31, 7));
-  ASSERT_EQ(saver.written.size(), 1u);
-  EXPECT_EQ(saver.written[0].cookie, 31u);
-  EXPECT_EQ(ParsedIdm(saver.written[0].raw_idm).state, tcp::kClose);
-  EXPECT_EQ(saver.written[0].info, std::string(280, '\7'));
-  EXPECT_THAT(saver.closed, ElementsAre(31u));
-  EXPECT_THAT(observer.events,
+  ASSERT_EQ(run.saver.written.size(), 1u);
+  EXPECT_EQ(run.saver.written[0].cookie, 31u);
+  EXPECT_EQ(ParsedIdm(run.saver.written[0].raw_idm).state, tcp::kClose);
+  EXPECT_EQ(run.saver.written[0].info, std::string(280, '\7'));
+  EXPECT_THAT(run.saver.closed, ElementsAre(31u));
+  EXPECT_THAT(run.observer.events,
               ElementsAre("open 31", "snapshot 31 new", "close 31"));
   EXPECT_EQ(c->stats().event_only_archives, 1);
   EXPECT_EQ(c->stats().destroy_events, 1);
   // The same event again (e.g. both families' groups) changes nothing.
   Deliver(c.get(), DestroyMessage(31, 7));
-  EXPECT_EQ(saver.written.size(), 1u);
+  EXPECT_EQ(run.saver.written.size(), 1u);
   EXPECT_EQ(c->stats().destroy_duplicates, 1);
 }
 
 TEST(CollectorDestroy, EventIsTheFinalRecordAndADumpInFlightDoesNotReopen) {
-  ScriptedSource::Script script;
+  ScriptedRun run;
   const std::string polled =
       MakeMessage(MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, 32), 280, 1);
-  script.inet = {polled};
-  RecordingSaver saver;
-  RecordingObserver observer;
-  auto c = Collector::CreateWithSource(
-      CollectorOptions{}, std::make_unique<ScriptedSource>(&script), &saver,
-      &observer);
+  run.script.inet = {polled};
+  auto c = run.Start();
   c->RunCycle();
   Deliver(c.get(), DestroyMessage(32, 9));
   // A dump that still carries the connection (taken before it died).
   const CycleStats& next = c->RunCycle();
   EXPECT_EQ(next.opened, 0);
   EXPECT_EQ(next.changes, 0);
-  ASSERT_EQ(saver.written.size(), 2u);
-  EXPECT_EQ(ParsedIdm(saver.written[0].raw_idm).state, tcp::kEstablished);
-  EXPECT_EQ(ParsedIdm(saver.written[1].raw_idm).state, tcp::kClose);
-  EXPECT_EQ(saver.written[1].info, std::string(280, '\11'));
-  EXPECT_THAT(saver.closed, ElementsAre(32u));
-  EXPECT_THAT(observer.events, ElementsAre("open 32", "snapshot 32 new",
-                                           "snapshot 32 state", "close 32"));
+  ASSERT_EQ(run.saver.written.size(), 2u);
+  EXPECT_EQ(ParsedIdm(run.saver.written[0].raw_idm).state, tcp::kEstablished);
+  EXPECT_EQ(ParsedIdm(run.saver.written[1].raw_idm).state, tcp::kClose);
+  EXPECT_EQ(run.saver.written[1].info, std::string(280, '\11'));
+  EXPECT_THAT(run.saver.closed, ElementsAre(32u));
+  EXPECT_THAT(run.observer.events,
+              ElementsAre("open 32", "snapshot 32 new", "snapshot 32 state",
+                          "close 32"));
   EXPECT_EQ(c->stats().late_dump_records, 1);
   EXPECT_EQ(c->stats().event_only_archives, 0);
 }
 
 TEST(CollectorDestroy, GoneFromDumpWaitsForItsEventWithinTheGrace) {
-  ScriptedSource::Script script;
-  script.inet = {
+  ScriptedRun run;
+  run.script.inet = {
       MakeMessage(MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, 33), 280, 1),
       MakeMessage(MakeMsg("10.77.0.2", 40101, "10.77.0.1", 17000, 34), 280, 1)};
-  RecordingSaver saver;
-  RecordingObserver observer;
   CollectorOptions options;
   options.destroy_grace = absl::Milliseconds(300);
-  auto c = Collector::CreateWithSource(
-      options, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  auto c = run.Start(options);
   c->RunCycle();
-  script.inet.clear();  // both gone from the dumps
+  run.script.inet.clear();  // both gone from the dumps
   EXPECT_EQ(c->RunCycle().closed, 0);
-  EXPECT_TRUE(saver.closed.empty());
+  EXPECT_TRUE(run.saver.closed.empty());
   // 33's event arrives late (the kernel sends it from a workqueue): it is
   // still the connection's final record, in the same file.
   Deliver(c.get(), DestroyMessage(33, 5));
-  EXPECT_THAT(saver.closed, ElementsAre(33u));
-  ASSERT_EQ(saver.written.size(), 3u);
-  EXPECT_EQ(saver.written[2].cookie, 33u);
-  EXPECT_EQ(saver.written[2].info, std::string(280, '\5'));
+  EXPECT_THAT(run.saver.closed, ElementsAre(33u));
+  ASSERT_EQ(run.saver.written.size(), 3u);
+  EXPECT_EQ(run.saver.written[2].cookie, 33u);
+  EXPECT_EQ(run.saver.written[2].info, std::string(280, '\5'));
   EXPECT_EQ(c->stats().event_only_archives, 0);
   // 34's never comes (events lost): closed by absence once the grace ends.
   absl::SleepFor(absl::Milliseconds(350));
   EXPECT_EQ(c->RunCycle().closed, 1);
-  EXPECT_THAT(saver.closed, ElementsAre(33u, 34u));
-  EXPECT_EQ(saver.written.size(), 3u);
+  EXPECT_THAT(run.saver.closed, ElementsAre(33u, 34u));
+  EXPECT_EQ(run.saver.written.size(), 3u);
 }
 
 TEST(CollectorDestroy, ReturnInADumpDuringTheGraceKeepsTheFileOpen) {
-  ScriptedSource::Script script;
+  ScriptedRun run;
   const std::string a =
       MakeMessage(MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, 35), 280, 1);
-  script.inet = {a};
-  RecordingSaver saver;
-  RecordingObserver observer;
+  run.script.inet = {a};
   CollectorOptions options;
   options.destroy_grace = absl::Seconds(5);
-  auto c = Collector::CreateWithSource(
-      options, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  auto c = run.Start(options);
   c->RunCycle();
-  script.inet.clear();
+  run.script.inet.clear();
   c->RunCycle();
-  script.inet = {a};  // back: it was only missing from one dump
+  run.script.inet = {a};  // back: it was only missing from one dump
   EXPECT_EQ(c->RunCycle().opened, 0);
-  EXPECT_TRUE(saver.closed.empty());
-  EXPECT_EQ(
-      std::count(observer.events.begin(), observer.events.end(), "open 35"), 1);
+  EXPECT_TRUE(run.saver.closed.empty());
+  EXPECT_EQ(std::count(run.observer.events.begin(), run.observer.events.end(),
+                       "open 35"),
+            1);
 }
 
 // Clocks (collector.h): a destroy event carries the wall time it was
@@ -898,21 +885,17 @@ TEST(CollectorDestroy, ReturnInADumpDuringTheGraceKeepsTheFileOpen) {
 // an event stamped an hour back (the wall clock was stepped forward since)
 // still keeps later dumps from reopening the connection.
 TEST(CollectorDestroy, FinishedMemoryIsMonotonicWhateverTheEventsWallTime) {
-  ScriptedSource::Script script;
-  script.inet = {
+  ScriptedRun run;
+  run.script.inet = {
       MakeMessage(MakeMsg("10.77.0.2", 40100, "10.77.0.1", 17000, 36), 280, 1)};
-  RecordingSaver saver;
-  RecordingObserver observer;
-  auto c = Collector::CreateWithSource(
-      CollectorOptions{}, std::make_unique<ScriptedSource>(&script), &saver,
-      &observer);
+  auto c = run.Start();
   c->RunCycle();
   const absl::Time received = absl::Now() - absl::Hours(1);
   std::string event = DestroyMessage(36, 4);
   c->HandleDestroyed(event.data(), event.size(), received);
-  ASSERT_EQ(saver.written.size(), 2u);
+  ASSERT_EQ(run.saver.written.size(), 2u);
   EXPECT_EQ(
-      saver.written[1].timestamp,
+      run.saver.written[1].timestamp,
       parse::Timestamp::FromUnixNanos(absl::ToUnixMillis(received) * 1000000));
   // Dumps still in flight carry it: ignored, not reopened, also once the
   // once-a-second expiry has run (it would forget an entry an hour old by
@@ -922,29 +905,26 @@ TEST(CollectorDestroy, FinishedMemoryIsMonotonicWhateverTheEventsWallTime) {
   EXPECT_EQ(c->RunCycle().opened, 0);
   EXPECT_EQ(c->RunCycle().opened, 0);
   EXPECT_EQ(c->stats().late_dump_records, 3);
-  EXPECT_EQ(saver.written.size(), 2u);
-  EXPECT_THAT(saver.closed, ElementsAre(36u));
+  EXPECT_EQ(run.saver.written.size(), 2u);
+  EXPECT_THAT(run.saver.closed, ElementsAre(36u));
 }
 
 // Every duration of a cycle is measured on the monotonic clock:
 // since_previous is exactly the distance between the monotonic starts.
 TEST(Collector, CycleDurationsComeFromTheMonotonicClock) {
-  ScriptedSource::Script script;
-  RecordingSaver saver;
-  RecordingObserver observer;
+  ScriptedRun run;
   CollectorOptions o;
   o.interval = absl::Milliseconds(5);
   o.reps = 4;
-  auto c = Collector::CreateWithSource(
-      o, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+  auto c = run.Start(o);
   EXPECT_EQ(c->Run(-1), 4);
-  ASSERT_EQ(observer.cycles.size(), 4u);
-  EXPECT_EQ(observer.cycles[0].since_previous, absl::ZeroDuration());
-  for (size_t i = 1; i < observer.cycles.size(); ++i) {
-    const CycleStats& s = observer.cycles[i];
+  ASSERT_EQ(run.observer.cycles.size(), 4u);
+  EXPECT_EQ(run.observer.cycles[0].since_previous, absl::ZeroDuration());
+  for (size_t i = 1; i < run.observer.cycles.size(); ++i) {
+    const CycleStats& s = run.observer.cycles[i];
     EXPECT_EQ(s.since_previous,
               absl::FromChrono(s.monotonic_start -
-                               observer.cycles[i - 1].monotonic_start));
+                               run.observer.cycles[i - 1].monotonic_start));
     EXPECT_GE(s.since_previous, absl::Milliseconds(5));
     EXPECT_GE(s.elapsed, absl::ZeroDuration());
   }
