@@ -21,19 +21,12 @@
 #include "saver/saver.h"
 #include "tests/testutil/archive.h"
 #include "tests/testutil/paths.h"
+#include "tests/testutil/saver_fixture.h"
 
 namespace {
 
-using parse::Timestamp;
 using testutil::Archive;
 using testutil::ReadArchive;
-
-constexpr const char* kLongConnection =
-    "ndt-7hhhv_1559749627_0000000000062D84.00000.jsonl.zst";
-
-Timestamp T(int64_t ms) {
-  return Timestamp::FromUnixNanos(1795309200000000000 + ms * 1000000);
-}
 
 // A small tmpfs on a fresh directory, unmounted and removed at the end.
 class Tmpfs {
@@ -79,17 +72,16 @@ class Tmpfs {
   bool mounted_ = false;
 };
 
-class SaverFaultsTest : public ::testing::Test {
+class SaverFaultsTest : public testutil::RealSnapshotsTest {
  protected:
   static void SetUpTestSuite() {
-    original_ = new Archive(testutil::MlabSnapshots(kLongConnection));
+    RealSnapshotsTest::SetUpTestSuite();
     // Mount in a private namespace (while still single-threaded), so that a
     // test killed half-way leaves no mount behind.
     if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0) {
       mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
     }
   }
-  static void TearDownTestSuite() { delete original_; }
 
   void Start(const std::string& dir) {
     saver::Options o;
@@ -102,10 +94,7 @@ class SaverFaultsTest : public ::testing::Test {
   }
   // Writes snapshots [first, first + n) of the real connection for `cookie`.
   void WriteSnapshots(uint64_t cookie, size_t first, size_t n) {
-    for (size_t i = first; i < first + n; ++i) {
-      saver_->Write(cookie, T(static_cast<int64_t>(i)),
-                    original_->records[i].View());
-    }
+    RealSnapshotsTest::WriteSnapshots(saver_.get(), cookie, first, n);
   }
   std::string PathOf(uint64_t cookie) {
     return saver::ArchivePath(dir_, T(0), saver_->Uuid(cookie), 0);
@@ -132,17 +121,10 @@ class SaverFaultsTest : public ::testing::Test {
       EXPECT_EQ(a.records[i + 1].attributes, want.attributes) << i;
     }
   }
-  static std::vector<size_t> Range(size_t first, size_t n) {
-    std::vector<size_t> v;
-    for (size_t i = first; i < first + n; ++i) v.push_back(i);
-    return v;
-  }
 
-  static Archive* original_;
   std::string dir_;
   std::unique_ptr<saver::Saver> saver_;
 };
-Archive* SaverFaultsTest::original_ = nullptr;
 
 #define REQUIRE_TMPFS(fs)                                                    \
   if (geteuid() != 0 || !(fs).mounted()) {                                   \

@@ -22,6 +22,7 @@
 #include "saver/saver.h"
 #include "tests/testutil/archive.h"
 #include "tests/testutil/paths.h"
+#include "tests/testutil/saver_fixture.h"
 
 namespace {
 
@@ -29,13 +30,7 @@ using parse::Timestamp;
 using testutil::Archive;
 using testutil::ReadArchive;
 
-constexpr const char* kLongConnection =
-    "ndt-7hhhv_1559749627_0000000000062D84.00000.jsonl.zst";
 constexpr const char* kPrefix = "repair_1795300000_unsafe";
-
-Timestamp T(int64_t ms) {
-  return Timestamp::FromUnixNanos(1795309200000000000 + ms * 1000000);
-}
 
 // A fresh directory, removed with everything in it at the end.
 class TempDir {
@@ -230,13 +225,8 @@ TEST(SaverRepairAppender, CheckIsNotLostWhenTheFirstAppendFails) {
 // The whole saver, restarted on the files of one that was killed while
 // writing: every line of every file decodes, the cut files continue where
 // their last complete frame ended, the others are untouched.
-class SaverRestartTest : public ::testing::Test {
+class SaverRestartTest : public testutil::RealSnapshotsTest {
  protected:
-  static void SetUpTestSuite() {
-    original_ = new Archive(testutil::MlabSnapshots(kLongConnection));
-  }
-  static void TearDownTestSuite() { delete original_; }
-
   std::unique_ptr<saver::Saver> Start() {
     saver::Options o;
     o.output_dir = dir_.path();
@@ -248,10 +238,7 @@ class SaverRestartTest : public ::testing::Test {
   // Writes snapshots [first, first + n) of the real connection for `cookie`
   // and flushes them, one frame.
   void Write(saver::Saver* s, uint64_t cookie, size_t first, size_t n) {
-    for (size_t i = first; i < first + n; ++i) {
-      s->Write(cookie, T(static_cast<int64_t>(i)),
-               original_->records[i].View());
-    }
+    WriteSnapshots(s, cookie, first, n);
     s->Flush();
   }
   std::string PathOf(uint64_t cookie) const {
@@ -277,21 +264,14 @@ class SaverRestartTest : public ::testing::Test {
     EXPECT_EQ(r.raw_idm, want.raw_idm) << index;
     EXPECT_EQ(r.attributes, want.attributes) << index;
   }
-  static std::vector<size_t> Range(size_t first, size_t n) {
-    std::vector<size_t> v;
-    for (size_t i = first; i < first + n; ++i) v.push_back(i);
-    return v;
-  }
   static std::vector<size_t> Join(std::vector<size_t> a,
                                   const std::vector<size_t>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
   }
 
-  static Archive* original_;
   TempDir dir_;
 };
-Archive* SaverRestartTest::original_ = nullptr;
 
 TEST_F(SaverRestartTest, EveryLineDecodesAfterRestartOnKilledWrites) {
   // Before the "kill": four connections, two frames each.
