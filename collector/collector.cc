@@ -104,6 +104,7 @@ struct Collector::Rep {
     ahead.reserve(1024);
   }
 
+  void LookAhead(const DumpMessage& m);
   void HandleMessage(const DumpMessage& m);
   void HandleDestroyed(char* payload, size_t size, absl::Time received);
   void CloseConnection(uint64_t cookie, parse::Timestamp now);
@@ -153,26 +154,28 @@ struct Collector::Rep {
   saver::ErrorLog poll_log;
 };
 
-void Collector::Rep::HandleMessage(const DumpMessage& m) {
-  if (m.size < sizeof(inetdiag::Msg)) {
-    ++cycle.bad_messages;
-    return;
-  }
-  // An unchanged socket costs two cache misses, its table slot and its
-  // stored snapshot (the kernel's dump evicts both between buffers). At the
-  // first message of a buffer, start loading the slots of all its messages
-  // at once, so that the misses overlap; each message then starts loading
-  // the snapshot of the one kSnapshotLookahead further on, whose slot is in
-  // the CPU cache by then.
+// An unchanged socket costs two cache misses, its table slot and its stored
+// snapshot (the kernel's dump evicts both between buffers). At the first
+// message of a buffer, start loading the slots of all its messages at once,
+// so that the misses overlap; each message then starts loading the snapshot
+// of the one kSnapshotLookahead further on, whose slot is in the CPU cache
+// by then. Hints only: nothing else depends on them.
+void Collector::Rep::LookAhead(const DumpMessage& m) {
   constexpr size_t kSnapshotLookahead = 4;
   if (m.first_in_buffer) {
     ahead.clear();
     ahead_next = 0;
-    ForEachDiagPayload(m.buffer, m.buffer_size, [this](const char* payload) {
-      const uint64_t c = inetdiag::CookieOfMsg(payload);
-      if (ahead.size() < ahead.capacity()) ahead.push_back(c);
-      cache.Prefetch(c);
-    });
+    ForEachDiagPayload(m.buffer, m.buffer_size,
+                       [this](const char* payload, size_t size) {
+                         // A message too short for a cookie keeps its place in
+                         // the order.
+                         const uint64_t c = size >= sizeof(inetdiag::Msg)
+                                                ? inetdiag::CookieOfMsg(payload)
+                                                : 0;
+                         if (ahead.size() < ahead.capacity())
+                           ahead.push_back(c);
+                         cache.Prefetch(c);
+                       });
     for (size_t i = 0; i < kSnapshotLookahead && i < ahead.size(); ++i) {
       cache.PrefetchSnapshot(ahead[i]);
     }
@@ -181,6 +184,14 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
     cache.PrefetchSnapshot(ahead[ahead_next + kSnapshotLookahead]);
   }
   ++ahead_next;
+}
+
+void Collector::Rep::HandleMessage(const DumpMessage& m) {
+  LookAhead(m);
+  if (m.size < sizeof(inetdiag::Msg)) {
+    ++cycle.bad_messages;
+    return;
+  }
   const uint64_t cookie = inetdiag::CookieOfMsg(m.payload);
   inetdiag::Msg msg;
   std::memcpy(&msg, m.payload, sizeof(msg));

@@ -121,15 +121,16 @@ WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
   return WalkStatus::kMore;
 }
 
-void ForEachDiagPayload(const char* data, size_t size,
-                        absl::FunctionRef<void(const char* payload)> visit) {
+void ForEachDiagPayload(
+    const char* data, size_t size,
+    absl::FunctionRef<void(const char* payload, size_t size)> visit) {
   const auto* nlh = reinterpret_cast<const struct nlmsghdr*>(data);
   int remaining = static_cast<int>(size);
   while (mnl_nlmsg_ok(nlh, remaining) &&
          nlh->nlmsg_len <= static_cast<uint32_t>(remaining)) {
-    if (nlh->nlmsg_type == inetdiag::kSockDiagByFamily &&
-        mnl_nlmsg_get_payload_len(nlh) >= sizeof(inetdiag::Msg)) {
-      visit(static_cast<const char*>(mnl_nlmsg_get_payload(nlh)));
+    if (nlh->nlmsg_type == inetdiag::kSockDiagByFamily) {
+      visit(static_cast<const char*>(mnl_nlmsg_get_payload(nlh)),
+            mnl_nlmsg_get_payload_len(nlh));
     }
     nlh = mnl_nlmsg_next(nlh, &remaining);
   }

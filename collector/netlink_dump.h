@@ -98,12 +98,14 @@ WalkStatus WalkDumpBuffer(char* data, size_t size, uint32_t sequence,
                           uint32_t port_id, absl::Time received,
                           DumpResult* result, DumpMessageHandler handler);
 
-// Calls `visit` with the payload of every SOCK_DIAG_BY_FAMILY message in
-// data[0, size) that holds at least an inet_diag_msg, stopping at the first
-// malformed header: a cheap pass for look-ahead (prefetching), without the
-// checks WalkDumpBuffer makes. REQUIRES: data is 4-byte aligned.
-void ForEachDiagPayload(const char* data, size_t size,
-                        absl::FunctionRef<void(const char* payload)> visit);
+// Calls `visit` with the payload (and its size) of every
+// SOCK_DIAG_BY_FAMILY message in data[0, size), in order, stopping at the
+// first malformed header: the messages WalkDumpBuffer would hand on, in a
+// cheap pass without its checks, for looking ahead (prefetching).
+// REQUIRES: data is 4-byte aligned.
+void ForEachDiagPayload(
+    const char* data, size_t size,
+    absl::FunctionRef<void(const char* payload, size_t size)> visit);
 
 }  // namespace collector
 

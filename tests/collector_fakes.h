@@ -3,6 +3,8 @@
 #ifndef TCPINFO_TESTS_COLLECTOR_FAKES_H_
 #define TCPINFO_TESTS_COLLECTOR_FAKES_H_
 
+#include <linux/netlink.h>
+
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -17,8 +19,10 @@
 
 namespace collector_test {
 
-// Replays, for each family, the payloads in `messages[family]` (copied into
-// a writable buffer, as the kernel's would be), and reports the dump
+// Replays, for each family, the payloads in `messages[family]` as the kernel
+// delivers a dump: netlink messages packed into writable buffers of at most
+// 32 KiB, each walked by collector::WalkDumpBuffer (so the handler sees the
+// buffer and its first message, as with a real dump), and reports the dump
 // complete unless told otherwise.
 class ScriptedSource : public collector::DumpSource {
  public:
@@ -39,10 +43,29 @@ class ScriptedSource : public collector::DumpSource {
     if (script_->delay > absl::ZeroDuration()) absl::SleepFor(script_->delay);
     const bool v6 = family == inetdiag::kAfInet6;
     const absl::Time now = absl::Now();
-    for (const std::string& m : v6 ? script_->inet6 : script_->inet) {
-      buffer_.assign(m.begin(), m.end());
-      handler(collector::DumpMessage{buffer_.data(), buffer_.size(), now});
-      ++result.messages;
+    const std::vector<std::string>& messages =
+        v6 ? script_->inet6 : script_->inet;
+    for (size_t next = 0; next < messages.size();) {
+      size_t used = 0;
+      // At least one message per buffer, whatever its size.
+      while (next < messages.size() &&
+             (used == 0 ||
+              used + NLMSG_SPACE(messages[next].size()) <= kBufferBytes)) {
+        const std::string& m = messages[next++];
+        const size_t space = NLMSG_SPACE(m.size());
+        if (buffer_.size() * 4 < used + space) {
+          buffer_.resize((used + space + 3) / 4);
+        }
+        nlmsghdr h{};
+        h.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(m.size()));
+        h.nlmsg_type = inetdiag::kSockDiagByFamily;
+        char* at = reinterpret_cast<char*>(buffer_.data()) + used;
+        std::memcpy(at, &h, sizeof(h));
+        std::memcpy(at + NLMSG_HDRLEN, m.data(), m.size());
+        used += space;
+      }
+      collector::WalkDumpBuffer(reinterpret_cast<char*>(buffer_.data()), used,
+                                0, 0, now, &result, handler);
     }
     result.complete = v6 ? script_->inet6_complete : script_->inet_complete;
     if (!result.complete) result.Count(collector::DumpIssue::kInterrupted);
@@ -50,8 +73,9 @@ class ScriptedSource : public collector::DumpSource {
   }
 
  private:
+  static constexpr size_t kBufferBytes = 32 << 10;
   Script* script_;
-  std::vector<char> buffer_ = std::vector<char>(4096);
+  std::vector<uint32_t> buffer_ = std::vector<uint32_t>(kBufferBytes / 4);
 };
 
 // Records every call. Written records keep their raw inet_diag_msg and
