@@ -21,15 +21,12 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +40,7 @@
 #include "tests/eventsocket_reader.h"
 #include "tests/metrics_scrape.h"
 #include "tests/testutil/archive.h"
+#include "tests/testutil/daemon_fixture.h"
 #include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
@@ -121,30 +119,9 @@ Ends EndsOf(const std::string& raw_idm) {
   return e;
 }
 
-class Anonymize : public ::testing::Test {
+class Anonymize : public testutil::DaemonTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
-    dir_ = absl::StrCat(::testing::TempDir(), "/anonymize_it_", getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ + "/out");
-    prefix_ = absl::StrCat("anon", getpid());
-    std::ofstream(dir_ + "/prefix") << prefix_ << "\n";
-    farm_ = std::make_unique<testutil::Farm>(dir_, "an");
-    ASSERT_TRUE(farm_->Up()) << testutil::ReadText(farm_->log());
-    testutil::ListenOnServer(*farm_, kPort, listeners_);
-  }
-
-  void TearDown() override {
-    for (int& fd : listeners_) {
-      if (fd >= 0) close(fd);
-    }
-    {
-      testutil::ProcessGuard guard{&daemon_};  // SIGKILL if still running
-    }
-    farm_.reset();  // connfarm down
-    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
-  }
+  Anonymize() : DaemonTest({"anonymize_it", "anon", "an", kPort}) {}
 
   // kShortConnections connections of about a millisecond, every fifth over
   // IPv6: too short for most polls, archived from their destroy events.
@@ -163,29 +140,15 @@ class Anonymize : public ::testing::Test {
     return testutil::HttpGet("127.0.0.1", kMetricsPort, "/metrics",
                              farm_->name() + "-cli");
   }
-
-  std::string daemon_log() const { return dir_ + "/tcp-info.log"; }
-
-  std::string dir_;
-  std::string prefix_;
-  std::unique_ptr<testutil::Farm> farm_;
-  int listeners_[2] = {-1, -1};
-  pid_t daemon_ = -1;
 };
 
 TEST_F(Anonymize, NetblockLeavesNoRemoteAddressAnywhere) {
   const absl::Time start = absl::Now();
   const std::string socket_path = dir_ + "/events.sock";
-  daemon_ = testutil::Spawn(
-      {testutil::ConnfarmPath(), "exec", "--name", farm_->name(), "--",
-       testutil::BinaryPath("tcp-info"), "-anonymize.ip=netblock",
-       "-output=" + dir_ + "/out", "-uuid-prefix-file=" + dir_ + "/prefix",
-       "-interval=10ms",
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(
+      {"-anonymize.ip=netblock",
        absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort),
-       "-tcpinfo.eventsocket=" + socket_path},
-      daemon_log());
-  ASSERT_TRUE(testutil::WaitForExe(daemon_, "tcp-info", absl::Seconds(10)))
-      << testutil::ReadText(daemon_log());
+       "-tcpinfo.eventsocket=" + socket_path}));
   // Listening once a connection is accepted (the file exists from bind);
   // up to 15 s: start-up on a loaded 2-core machine.
   bool listening = false;
@@ -211,12 +174,7 @@ TEST_F(Anonymize, NetblockLeavesNoRemoteAddressAnywhere) {
   const std::string metrics_running = Scrape();
   ASSERT_NE(metrics_running, "");
 
-  ASSERT_EQ(kill(daemon_, SIGTERM), 0);
-  const int status = testutil::WaitFor(daemon_, absl::Seconds(10));
-  ASSERT_GE(status, 0) << "daemon ignored SIGTERM";
-  daemon_ = -1;
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << testutil::ReadText(daemon_log());
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
   EXPECT_TRUE(events.WaitForEof());
 
   int leaks = 0;
@@ -329,13 +287,8 @@ TEST_F(Anonymize, Md5SignedConnectionKeepsNoRemoteAddressNorKey) {
         << std::strerror(errno);
     ASSERT_EQ(listen(listener, 4), 0);
   });
-  daemon_ = testutil::Spawn(
-      {testutil::ConnfarmPath(), "exec", "--name", farm_->name(), "--",
-       testutil::BinaryPath("tcp-info"), "-anonymize.ip=netblock",
-       "-output=" + dir_ + "/out", "-uuid-prefix-file=" + dir_ + "/prefix",
-       "-interval=10ms", "-prometheusx.listen-address="},
-      daemon_log());
-  ASSERT_TRUE(testutil::WaitForExe(daemon_, "tcp-info", absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(
+      StartDaemon({"-anonymize.ip=netblock", "-prometheusx.listen-address="}));
   uint64_t cookie = 0;
   testutil::InNamespace(farm_->Namespace("cli"), [&] {
     client = socket(AF_INET, SOCK_STREAM, 0);
@@ -363,7 +316,7 @@ TEST_F(Anonymize, Md5SignedConnectionKeepsNoRemoteAddressNorKey) {
   ASSERT_GE(testutil::WaitFor(daemon_, absl::Seconds(10)), 0);
   daemon_ = -1;
 
-  const auto files = testutil::ListArchives(dir_ + "/out", prefix_);
+  const auto files = Archives();
   ASSERT_EQ(files.count(cookie), 1u) << testutil::ReadText(daemon_log());
   int with_md5sig = 0, leaks = 0, keys = 0;
   for (const testutil::ArchiveFile& f : files.at(cookie)) {

@@ -13,7 +13,6 @@
 //   - the polling interval histogram holds no absurd observation: its sum
 //     is the daemon's monotonic run time at most.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,7 +20,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,6 +31,7 @@
 #include "parse/archival_record.h"
 #include "parse/timestamp.h"
 #include "tests/metrics_scrape.h"
+#include "tests/testutil/daemon_fixture.h"
 #include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
@@ -126,44 +125,36 @@ Scrape ScrapeMetrics(const std::string& netns) {
   return s;
 }
 
-TEST(ClockJumpIntegration, PollingTimestampsAndFilesStaySaneAcrossClockSteps) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+// A farm, and the daemon polling its client namespace with its wall clock
+// shifted by the offset file, torn down however the test ends.
+class ClockJumpIntegration : public testutil::DaemonTest {
+ protected:
+  ClockJumpIntegration() : DaemonTest({"clock_jump_it", "cjtest", "", 0}) {}
+};
+
+TEST_F(ClockJumpIntegration,
+       PollingTimestampsAndFilesStaySaneAcrossClockSteps) {
   const absl::Time test_start = absl::Now();
-  const std::string dir =
-      absl::StrCat(::testing::TempDir(), "/clock_jump_it_", getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir + "/out");
-  const std::string prefix = absl::StrCat("cjtest", getpid());
-  std::ofstream(dir + "/prefix") << prefix << "\n";
-  WallClockOffset offset(dir + "/clock_offset");
+  WallClockOffset offset(dir_ + "/clock_offset");
   ASSERT_TRUE(offset.ok());
 
-  testutil::Farm farm(dir, "cj");
-  ASSERT_TRUE(farm.Up()) << ReadText(farm.log());
-  ASSERT_TRUE(farm.Start({"--conns", "40", "--active", "20", "--churn", "3",
-                          "--v6-fraction", "0.25", "--duration", "40"},
-                         dir + "/ready"))
-      << ReadText(farm.log());
+  ASSERT_NO_FATAL_FAILURE(UpFarm("cj"));
+  ASSERT_TRUE(farm_->Start({"--conns", "40", "--active", "20", "--churn", "3",
+                            "--v6-fraction", "0.25", "--duration", "40"},
+                           dir_ + "/ready"))
+      << ReadText(farm_->log());
 
   // The shim is preloaded ahead of the sanitizer runtime (ASan build).
   const char* asan = std::getenv("ASAN_OPTIONS");
   const std::string asan_options = absl::StrCat(
       asan != nullptr ? asan : "", asan != nullptr && *asan != '\0' ? ":" : "",
       "verify_asan_link_order=0");
-  const std::string daemon_log = dir + "/tcp-info.log";
-  pid_t daemon = testutil::Spawn(
-      {testutil::ConnfarmPath(), "exec", "--name", farm.name(), "--",
-       "/usr/bin/env", absl::StrCat("LD_PRELOAD=", TCPINFO_FAKE_CLOCK_LIBRARY),
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(
+      {absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort)},
+      {"/usr/bin/env", absl::StrCat("LD_PRELOAD=", TCPINFO_FAKE_CLOCK_LIBRARY),
        absl::StrCat("TCPINFO_FAKE_CLOCK_FILE=", offset.path()),
-       absl::StrCat("ASAN_OPTIONS=", asan_options),
-       testutil::BinaryPath("tcp-info"), "-output", dir + "/out",
-       "-uuid-prefix-file", dir + "/prefix", "--interval=10ms",
-       absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort)},
-      daemon_log);
-  testutil::ProcessGuard daemon_guard{&daemon};
-  ASSERT_TRUE(testutil::WaitForExe(daemon, "tcp-info", absl::Seconds(10)))
-      << ReadText(daemon_log);
-  const std::string netns = farm.name() + "-cli";
+       absl::StrCat("ASAN_OPTIONS=", asan_options)}));
+  const std::string netns = farm_->name() + "-cli";
   const absl::Time daemon_start = absl::Now();
 
   // Three phases of 4 s: normal, an hour back, a day forward. The rates
@@ -180,8 +171,8 @@ TEST(ClockJumpIntegration, PollingTimestampsAndFilesStaySaneAcrossClockSteps) {
     const Scrape after = ScrapeMetrics(netns);
     const double seconds = absl::ToDoubleSeconds(absl::Now() - from);
     p.end = absl::Now();
-    ASSERT_EQ(waitpid(daemon, nullptr, WNOHANG), 0)
-        << "daemon exited: " << ReadText(daemon_log);
+    ASSERT_EQ(waitpid(daemon_, nullptr, WNOHANG), 0)
+        << "daemon exited: " << ReadText(daemon_log());
     ASSERT_GE(before.cycles, 0) << p.name << ": no metrics";
     ASSERT_GE(after.cycles, 0) << p.name << ": no metrics";
     // 10 ms polling: about 100 cycles a second; a stalled loop makes none.
@@ -203,16 +194,11 @@ TEST(ClockJumpIntegration, PollingTimestampsAndFilesStaySaneAcrossClockSteps) {
   EXPECT_GE(last.interval_sum,
             0.8 * absl::ToDoubleSeconds(phases.back().end - phases[0].begin));
 
-  ASSERT_EQ(kill(daemon, SIGTERM), 0);
-  const int status = testutil::WaitFor(daemon, absl::Seconds(10));
-  daemon = -1;
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << ReadText(daemon_log);
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
 
   // Every file: one per connection, sequence 0, decodes, in the directory
   // of its first snapshot, every snapshot stamped by the clock of a phase.
-  const std::map<uint64_t, std::vector<ArchiveFile>> files =
-      testutil::ListArchives(dir + "/out", prefix);
+  const std::map<uint64_t, std::vector<ArchiveFile>> files = Archives();
   EXPECT_GE(files.size(), 40u);
   std::map<std::string, int> snapshots_by_phase, files_by_phase;
   int backward_steps = 0;
@@ -231,7 +217,7 @@ TEST(ClockJumpIntegration, PollingTimestampsAndFilesStaySaneAcrossClockSteps) {
       }
       const parse::CivilDate d = parse::ToCivilDate(records[1].timestamp);
       EXPECT_EQ(fs::path(f.path).parent_path().string(),
-                absl::StrFormat("%s/out/%04d/%02d/%02d", dir, d.year, d.month,
+                absl::StrFormat("%s/out/%04d/%02d/%02d", dir_, d.year, d.month,
                                 d.day));
       const Phase* first = PhaseOf(phases, ToTime(records[1].timestamp));
       if (first != nullptr) ++files_by_phase[first->name];
@@ -261,7 +247,6 @@ TEST(ClockJumpIntegration, PollingTimestampsAndFilesStaySaneAcrossClockSteps) {
   }
   EXPECT_GT(backward_steps, 0);
   EXPECT_LT(absl::Now() - test_start, absl::Seconds(40));
-  if (!HasFailure()) fs::remove_all(dir);
 }
 
 }  // namespace

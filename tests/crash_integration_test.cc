@@ -46,6 +46,7 @@
 #include "parse/record_view.h"
 #include "saver/frame_appender.h"
 #include "tcp/tcp_info.h"
+#include "tests/testutil/daemon_fixture.h"
 #include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
@@ -179,32 +180,19 @@ std::map<std::string, int64_t> SummaryOf(const std::string& log) {
 
 // A farm under load, a sampler of its client namespace, and the daemon,
 // torn down however the test ends.
-class CrashIntegration : public ::testing::Test {
+class CrashIntegration : public testutil::DaemonTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
-    const std::string test =
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dir_ = absl::StrCat(::testing::TempDir(), "/crash_it_", getpid(), "_",
-                        test.substr(0, 12));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ + "/out");
-    prefix_ = absl::StrCat("crit", getpid());
-    std::ofstream(dir_ + "/prefix") << prefix_ << "\n";
-  }
+  CrashIntegration() : DaemonTest({"crash_it", "crit", "", 0}) {}
 
   void TearDown() override {
-    testutil::ProcessGuard guard{&daemon_};
     sampler_.reset();
-    farm_.reset();  // connfarm down --force
-    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
+    DaemonTest::TearDown();
   }
 
   // Brings the farm up with `options` and opens the sampler.
   void StartFarm(const std::string& tag,
                  const std::vector<std::string>& options) {
-    farm_ = std::make_unique<testutil::Farm>(dir_, tag);
-    ASSERT_TRUE(farm_->Up()) << ReadText(farm_->log());
+    ASSERT_NO_FATAL_FAILURE(UpFarm(tag));
     ASSERT_TRUE(farm_->Start(options, dir_ + "/ready"))
         << ReadText(farm_->log());
     testutil::InNamespace(farm_->Namespace("cli"), [&] {
@@ -214,20 +202,6 @@ class CrashIntegration : public ::testing::Test {
       sampler_ = *std::move(s);
     });
     ASSERT_NE(sampler_, nullptr);
-  }
-
-  std::string daemon_log() const { return dir_ + "/tcp-info.log"; }
-
-  // Starts the daemon in the client namespace (appending to its log) and
-  // waits until it runs there.
-  void StartDaemon() {
-    daemon_ = testutil::Spawn(
-        {testutil::ConnfarmPath(), "exec", "--name", farm_->name(), "--",
-         testutil::BinaryPath("tcp-info"), "-output", dir_ + "/out",
-         "-uuid-prefix-file", dir_ + "/prefix", "-interval=10ms"},
-        daemon_log());
-    ASSERT_TRUE(testutil::WaitForExe(daemon_, "tcp-info", absl::Seconds(10)))
-        << ReadText(daemon_log());
   }
 
   // The established connections of the client namespace and their counters.
@@ -294,15 +268,7 @@ class CrashIntegration : public ::testing::Test {
     return killed;
   }
 
-  std::map<uint64_t, std::vector<ArchiveFile>> Files() const {
-    return testutil::ListArchives(dir_ + "/out", prefix_);
-  }
-
-  std::string dir_;
-  std::string prefix_;
-  std::unique_ptr<testutil::Farm> farm_;
   std::unique_ptr<collector::DumpSocket> sampler_;
-  pid_t daemon_ = -1;
 };
 
 TEST_F(CrashIntegration, SigkillLeavesWholeLinesAndRestartsRepairTheTails) {
@@ -322,7 +288,7 @@ TEST_F(CrashIntegration, SigkillLeavesWholeLinesAndRestartsRepairTheTails) {
   for (int round = 0; round < kKills; ++round) {
     SCOPED_TRACE(absl::StrCat("kill ", round + 1));
     const absl::Time started = absl::Now();
-    ASSERT_NO_FATAL_FAILURE(StartDaemon());
+    ASSERT_NO_FATAL_FAILURE(StartDaemon({}));
     absl::SleepFor(absl::Milliseconds(300));
     const std::set<uint64_t> early = SeenTwice();
     absl::SleepFor(started + absl::Milliseconds(2500) - absl::Now());
@@ -330,7 +296,7 @@ TEST_F(CrashIntegration, SigkillLeavesWholeLinesAndRestartsRepairTheTails) {
 
     // Whatever the kill left: only whole frames plus at most a part of one
     // at the very end; whole lines; old files complete.
-    const std::map<uint64_t, std::vector<ArchiveFile>> files = Files();
+    const std::map<uint64_t, std::vector<ArchiveFile>> files = Archives();
     std::map<uint64_t, const ArchiveFile*> sequence_zero;
     for (const auto& [cookie, list] : files) {
       for (const ArchiveFile& f : list) {
@@ -377,19 +343,15 @@ TEST_F(CrashIntegration, SigkillLeavesWholeLinesAndRestartsRepairTheTails) {
   }
 
   // The last restart, ended by SIGTERM: every file it wrote to is whole.
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({}));
   absl::SleepFor(absl::Milliseconds(300));
   const std::set<uint64_t> last_run = SeenTwice();
   absl::SleepFor(absl::Milliseconds(1500));
-  ASSERT_EQ(kill(daemon_, SIGTERM), 0);
-  const int status = testutil::WaitFor(daemon_, absl::Seconds(10));
-  daemon_ = -1;
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << ReadText(daemon_log());
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
 
   int repaired_checked = 0;
   int files_checked = 0;
-  for (const auto& [cookie, list] : Files()) {
+  for (const auto& [cookie, list] : Archives()) {
     for (const ArchiveFile& f : list) {
       if (last_run.count(cookie) == 0 && untouched_since_cut(f.path)) continue;
       const Scan s = ScanArchive(f.path);
@@ -469,7 +431,7 @@ TEST_F(CrashIntegration, SigtermUnderChurnLosesNothing) {
     testutil::SetTimeouts(o.server);
   }
 
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({}));
   absl::SleepFor(absl::Milliseconds(2500));
   for (size_t i = 0; i < own.size(); ++i) {
     testutil::SendAll(own[i].client, 30000 + 1000 * i);
@@ -481,17 +443,13 @@ TEST_F(CrashIntegration, SigtermUnderChurnLosesNothing) {
   std::map<uint64_t, Counters> idle;
   const std::set<uint64_t> open_at_end = SeenTwice(&idle);
   const absl::Time term = absl::Now();
-  ASSERT_EQ(kill(daemon_, SIGTERM), 0);
-  const int status = testutil::WaitFor(daemon_, absl::Seconds(10));
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
   const absl::Duration exit_time = absl::Now() - term;
-  daemon_ = -1;
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << ReadText(daemon_log());
   EXPECT_LT(exit_time, absl::Seconds(5));
 
   // Every file whole; every connection open at the end archived with the
   // state it ended in.
-  const std::map<uint64_t, std::vector<ArchiveFile>> files = Files();
+  const std::map<uint64_t, std::vector<ArchiveFile>> files = Archives();
   int64_t files_on_disk = 0;
   int64_t snapshots = 0;
   std::map<uint64_t, std::set<Counters>> archived;

@@ -7,16 +7,12 @@
 // Without them (-destroy-events=false) polling misses most: the figures are
 // printed.
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -28,12 +24,11 @@
 #include "inetdiag/inet_diag.h"
 #include "parse/archival_record.h"
 #include "tcp/tcp_info.h"
+#include "tests/testutil/daemon_fixture.h"
 #include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr uint16_t kPort = 18601;
 constexpr int kShortConnections = 300;
@@ -58,81 +53,9 @@ struct Final {
 // A farm, a daemon polling its client namespace every 10 ms, and the
 // listeners of the test's server (10.77.0.1 and fd77::1, port kPort).
 // Everything is torn down however the test ends.
-class DestroyEvents : public ::testing::Test {
+class DestroyEvents : public testutil::DaemonTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
-    const std::string test =
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dir_ = absl::StrCat(::testing::TempDir(), "/destroy_it_", getpid(), "_",
-                        test.substr(0, 12));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ + "/out");
-    prefix_ = absl::StrCat("deit", getpid());
-    std::ofstream(dir_ + "/prefix") << prefix_ << "\n";
-    farm_ = std::make_unique<testutil::Farm>(dir_, "de");
-    ASSERT_TRUE(farm_->Up()) << testutil::ReadText(farm_->log());
-    testutil::InNamespace(farm_->Namespace("srv"), [&] {
-      for (int v6 = 0; v6 < 2; ++v6) {
-        listeners_[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-        ASSERT_GE(listeners_[v6], 0);
-        const int one = 1;
-        setsockopt(listeners_[v6], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        testutil::SetTimeouts(listeners_[v6]);  // accept gives up after 5 s
-        const sockaddr_storage a = testutil::Address(v6, kPort);
-        ASSERT_EQ(bind(listeners_[v6], reinterpret_cast<const sockaddr*>(&a),
-                       testutil::Length(v6)),
-                  0)
-            << std::strerror(errno);
-        ASSERT_EQ(listen(listeners_[v6], 64), 0);
-      }
-    });
-  }
-
-  void TearDown() override {
-    for (int& fd : listeners_) {
-      if (fd >= 0) close(fd);
-    }
-    if (daemon_ > 0 && waitpid(daemon_, nullptr, WNOHANG) == 0) {
-      kill(daemon_, SIGKILL);
-      waitpid(daemon_, nullptr, 0);
-    }
-    farm_.reset();  // connfarm down
-    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
-  }
-
-  // Starts the daemon in the client namespace and waits until it runs there.
-  void StartDaemon(const std::vector<std::string>& extra_flags) {
-    std::vector<std::string> argv = {testutil::ConnfarmPath(),
-                                     "exec",
-                                     "--name",
-                                     farm_->name(),
-                                     "--",
-                                     testutil::BinaryPath("tcp-info"),
-                                     "-output",
-                                     dir_ + "/out",
-                                     "-uuid-prefix-file",
-                                     dir_ + "/prefix",
-                                     "-interval=10ms"};
-    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    daemon_ = testutil::Spawn(argv, daemon_log());
-    ASSERT_TRUE(testutil::WaitForExe(daemon_, "tcp-info", absl::Seconds(10)))
-        << testutil::ReadText(daemon_log());
-    // Past start-up (flags, prefix file, sockets): polling.
-    absl::SleepFor(absl::Milliseconds(300));
-    ASSERT_EQ(waitpid(daemon_, nullptr, WNOHANG), 0)
-        << "daemon exited early: " << testutil::ReadText(daemon_log());
-  }
-
-  // SIGTERM: the daemon finishes every file and exits 0.
-  void StopDaemon() {
-    ASSERT_EQ(kill(daemon_, SIGTERM), 0);
-    const int status = testutil::WaitFor(daemon_, absl::Seconds(10));
-    ASSERT_GE(status, 0) << "daemon ignored SIGTERM";
-    daemon_ = -1;
-    ASSERT_TRUE(WIFEXITED(status)) << status;
-    EXPECT_EQ(WEXITSTATUS(status), 0) << testutil::ReadText(daemon_log());
-  }
+  DestroyEvents() : DaemonTest({"destroy_it", "deit", "de", kPort}) {}
 
   // Makes kShortConnections connections one after the other, each living
   // about a millisecond: the client sends 100 + i bytes, the server reads
@@ -242,14 +165,14 @@ class DestroyEvents : public ::testing::Test {
   Outcome RunShortConnections(const std::vector<std::string>& flags,
                               const std::string& label) {
     Outcome o;
-    StartDaemon(flags);
+    StartPollingDaemon(flags);
     if (HasFailure()) return o;
     const absl::Time start = absl::Now();
     o.connections = MakeShortConnections();
     const absl::Duration spent = absl::Now() - start;
     absl::SleepFor(absl::Milliseconds(200));
     StopDaemon();
-    const auto files = testutil::ListArchives(dir_ + "/out", prefix_);
+    const auto files = Archives();
     for (const Connection& c : o.connections) {
       o.finals.push_back(LastRecord(files, c.cookie));
       const Final& f = o.finals.back();
@@ -265,14 +188,6 @@ class DestroyEvents : public ::testing::Test {
     RecordProperty("exact", o.exact);
     return o;
   }
-
-  std::string daemon_log() const { return dir_ + "/tcp-info.log"; }
-
-  std::string dir_;
-  std::string prefix_;
-  std::unique_ptr<testutil::Farm> farm_;
-  int listeners_[2] = {-1, -1};
-  pid_t daemon_ = -1;
 };
 
 TEST_F(DestroyEvents, ArchivesEveryShortConnectionWithExactFinalCounters) {
@@ -318,7 +233,7 @@ TEST_F(DestroyEvents, WithoutEventsShortConnectionsAreMissed) {
 
 TEST_F(DestroyEvents, LongConnectionClosedDuringRunEndsWithExactCounters) {
   const absl::Time start = absl::Now();
-  ASSERT_NO_FATAL_FAILURE(StartDaemon({}));
+  ASSERT_NO_FATAL_FAILURE(StartPollingDaemon({}));
   int server = -1;
   Connection c;
   int client = -1;
@@ -356,7 +271,7 @@ TEST_F(DestroyEvents, LongConnectionClosedDuringRunEndsWithExactCounters) {
   absl::SleepFor(absl::Milliseconds(200));
   ASSERT_NO_FATAL_FAILURE(StopDaemon());
 
-  const auto files = testutil::ListArchives(dir_ + "/out", prefix_);
+  const auto files = Archives();
   const Final f = LastRecord(files, c.cookie);
   ASSERT_TRUE(f.archived) << testutil::ReadText(daemon_log());
   EXPECT_EQ(f.bytes_sent, c.sent);

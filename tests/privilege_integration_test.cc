@@ -13,17 +13,13 @@
 // lets any user join the TCP destroy groups (sock_diag's netlink socket is
 // NL_CFG_F_NONROOT_RECV); only the buffer is capped by net.core.rmem_max
 // and INET_DIAG_MARK is left out. The event socket is mode 0660.
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +34,7 @@
 #include "inetdiag/inet_diag.h"
 #include "tcp/tcp_info.h"
 #include "tests/metrics_scrape.h"
+#include "tests/testutil/daemon_fixture.h"
 #include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
@@ -75,16 +72,14 @@ std::string StatusField(pid_t pid, const std::string& key) {
   return "";
 }
 
-class Privilege : public ::testing::Test {
+class Privilege : public testutil::DaemonTest {
  protected:
+  Privilege() : DaemonTest({"privilege_it", "priv", "pv", kPort}) {}
+
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+    DaemonTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     ASSERT_TRUE(fs::exists(kSetpriv)) << "install util-linux";
-    const std::string test =
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dir_ = absl::StrCat(::testing::TempDir(), "/privilege_it_", getpid(), "_",
-                        test.substr(0, 12));
-    fs::remove_all(dir_);
     // Directories the daemon's user owns, 0750, as tmpfiles.d and
     // RuntimeDirectory= make them.
     for (const char* sub : {"/out", "/run"}) {
@@ -92,67 +87,21 @@ class Privilege : public ::testing::Test {
       ASSERT_EQ(chown((dir_ + sub).c_str(), kNobody, kNobody), 0);
       ASSERT_EQ(chmod((dir_ + sub).c_str(), 0750), 0);
     }
-    prefix_ = absl::StrCat("priv", getpid());
-    std::ofstream(dir_ + "/prefix") << prefix_ << "\n";
-    farm_ = std::make_unique<testutil::Farm>(dir_, "pv");
-    ASSERT_TRUE(farm_->Up()) << testutil::ReadText(farm_->log());
-    testutil::ListenOnServer(*farm_, kPort, listeners_);
-  }
-
-  void TearDown() override {
-    for (int& fd : listeners_) {
-      if (fd >= 0) close(fd);
-    }
-    {
-      testutil::ProcessGuard guard{&daemon_};  // SIGKILL if still running
-    }
-    farm_.reset();  // connfarm down
-    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
   }
 
   // Starts tcp-info as nobody in the client namespace with `capabilities`
   // ("" for none, else e.g. "net_admin") in its bounding, inheritable and
   // ambient sets, and waits until it polls.
-  void StartDaemon(const std::string& capabilities) {
+  void StartAsNobody(const std::string& capabilities) {
     const std::string caps =
         capabilities.empty() ? "-all" : "-all,+" + capabilities;
-    daemon_ = testutil::Spawn(
-        {testutil::ConnfarmPath(),
-         "exec",
-         "--name",
-         farm_->name(),
-         "--",
-         kSetpriv,
-         absl::StrCat("--reuid=", kNobody),
-         absl::StrCat("--regid=", kNobody),
-         "--clear-groups",
-         "--no-new-privs",
-         "--bounding-set=" + caps,
-         "--inh-caps=" + caps,
-         "--ambient-caps=" + caps,
-         "--",
-         testutil::BinaryPath("tcp-info"),
-         "-output=" + dir_ + "/out",
-         "-uuid-prefix-file=" + dir_ + "/prefix",
-         "-interval=10ms",
-         absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort),
+    StartPollingDaemon(
+        {absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort),
          "-tcpinfo.eventsocket=" + socket_path()},
-        daemon_log());
-    ASSERT_TRUE(testutil::WaitForExe(daemon_, "tcp-info", absl::Seconds(10)))
-        << testutil::ReadText(daemon_log());
-    absl::SleepFor(absl::Milliseconds(300));
-    ASSERT_EQ(waitpid(daemon_, nullptr, WNOHANG), 0)
-        << "daemon exited early: " << testutil::ReadText(daemon_log());
-  }
-
-  // SIGTERM: the daemon finishes every file and exits 0.
-  void StopDaemon() {
-    ASSERT_EQ(kill(daemon_, SIGTERM), 0);
-    const int status = testutil::WaitFor(daemon_, absl::Seconds(10));
-    ASSERT_GE(status, 0) << "daemon ignored SIGTERM";
-    daemon_ = -1;
-    ASSERT_TRUE(WIFEXITED(status)) << status;
-    EXPECT_EQ(WEXITSTATUS(status), 0) << testutil::ReadText(daemon_log());
+        {kSetpriv, absl::StrCat("--reuid=", kNobody),
+         absl::StrCat("--regid=", kNobody), "--clear-groups", "--no-new-privs",
+         "--bounding-set=" + caps, "--inh-caps=" + caps,
+         "--ambient-caps=" + caps, "--"});
   }
 
   // The daemon's tcpinfo_destroy_events_enabled, scraped from inside the
@@ -192,8 +141,7 @@ class Privilege : public ::testing::Test {
   // The last record of each connection's archives.
   std::map<uint64_t, LastRecord> LastRecords() {
     std::map<uint64_t, LastRecord> out;
-    for (const auto& [cookie, files] :
-         testutil::ListArchives(dir_ + "/out", prefix_)) {
+    for (const auto& [cookie, files] : Archives()) {
       LastRecord& last = out[cookie];
       last.archived = true;
       struct stat st;
@@ -316,19 +264,12 @@ class Privilege : public ::testing::Test {
     }
   }
 
-  std::string daemon_log() const { return dir_ + "/tcp-info.log"; }
   std::string socket_path() const { return dir_ + "/run/events.sock"; }
-
-  std::string dir_;
-  std::string prefix_;
-  std::unique_ptr<testutil::Farm> farm_;
-  int listeners_[2] = {-1, -1};
-  pid_t daemon_ = -1;
 };
 
 TEST_F(Privilege, WithOnlyNetAdminArchivesShortConnectionsExactly) {
   const absl::Time start = absl::Now();
-  ASSERT_NO_FATAL_FAILURE(StartDaemon("net_admin"));
+  ASSERT_NO_FATAL_FAILURE(StartAsNobody("net_admin"));
   ExpectCredentials(kNetAdminOnly);
   EXPECT_EQ(DestroyEventsEnabled(), 1);
   // SO_RCVBUFFORCE: the 8 MiB asked for, doubled by the kernel for its
@@ -342,7 +283,7 @@ TEST_F(Privilege, WithOnlyNetAdminArchivesShortConnectionsExactly) {
 
 TEST_F(Privilege, WithoutCapabilitiesStillGetsDestroyEventsInASmallerBuffer) {
   const absl::Time start = absl::Now();
-  ASSERT_NO_FATAL_FAILURE(StartDaemon(""));
+  ASSERT_NO_FATAL_FAILURE(StartAsNobody(""));
   ExpectCredentials(kNoCapabilities);
   // Any user may join the destroy groups: events stay on.
   EXPECT_EQ(DestroyEventsEnabled(), 1);
