@@ -155,13 +155,15 @@ struct Collector::Rep {
 };
 
 // An unchanged socket costs two cache misses, its table slot and its stored
-// snapshot (the kernel's dump evicts both between buffers). At the first
-// message of a buffer, start loading the slots of all its messages at once,
-// so that the misses overlap; each message then starts loading the snapshot
-// of the one kSnapshotLookahead further on, whose slot is in the CPU cache
-// by then. Hints only: nothing else depends on them.
+// snapshot (the kernel's dump evicts both between buffers). So while message
+// n is handled, the slot of message n + kSlotAhead and the snapshot of
+// message n + kSnapshotAhead (whose slot has arrived by then) are loaded
+// into the CPU cache: a rolling window, since issuing every miss of a buffer
+// at once only fills the CPU's miss queue. Hints only: nothing else depends
+// on them.
 void Collector::Rep::LookAhead(const DumpMessage& m) {
-  constexpr size_t kSnapshotLookahead = 4;
+  constexpr size_t kSlotAhead = 12;
+  constexpr size_t kSnapshotAhead = 6;
   if (m.first_in_buffer) {
     ahead.clear();
     ahead_next = 0;
@@ -169,19 +171,20 @@ void Collector::Rep::LookAhead(const DumpMessage& m) {
                        [this](const char* payload, size_t size) {
                          // A message too short for a cookie keeps its place in
                          // the order.
-                         const uint64_t c = size >= sizeof(inetdiag::Msg)
-                                                ? inetdiag::CookieOfMsg(payload)
-                                                : 0;
-                         if (ahead.size() < ahead.capacity())
-                           ahead.push_back(c);
-                         cache.Prefetch(c);
+                         if (ahead.size() == ahead.capacity()) return;
+                         ahead.push_back(size >= sizeof(inetdiag::Msg)
+                                             ? inetdiag::CookieOfMsg(payload)
+                                             : 0);
                        });
-    for (size_t i = 0; i < kSnapshotLookahead && i < ahead.size(); ++i) {
-      cache.PrefetchSnapshot(ahead[i]);
+    for (size_t i = 0; i < kSlotAhead && i < ahead.size(); ++i) {
+      cache.Prefetch(ahead[i]);
     }
   }
-  if (ahead_next + kSnapshotLookahead < ahead.size()) {
-    cache.PrefetchSnapshot(ahead[ahead_next + kSnapshotLookahead]);
+  if (ahead_next + kSlotAhead < ahead.size()) {
+    cache.Prefetch(ahead[ahead_next + kSlotAhead]);
+  }
+  if (ahead_next + kSnapshotAhead < ahead.size()) {
+    cache.PrefetchSnapshot(ahead[ahead_next + kSnapshotAhead]);
   }
   ++ahead_next;
 }
