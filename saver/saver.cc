@@ -23,6 +23,7 @@
 #include "parse/archival_record.h"
 #include "saver/error_log.h"
 #include "saver/frame_appender.h"
+#include "saver/snapshot_delta.h"
 
 namespace saver {
 namespace {
@@ -30,10 +31,14 @@ namespace {
 using parse::Timestamp;
 
 // A pending snapshot in a batch's arena: i64 seconds, i32 nanos, i16 utc
-// offset, u32 packed size, u32 offset of the next snapshot of the same file
-// (kEnd after the last), then the packed record.
+// offset, u32 stored size (kDelta set: the bytes are a SnapshotDelta against
+// the group's first snapshot), u32 offset of the next snapshot of the same
+// file (kEnd after the last), then the packed record or its delta. A
+// group's first snapshot is always whole.
 constexpr size_t kSnapshotHeader = 8 + 4 + 2 + 4 + 4;
+constexpr size_t kSizeOffset = 8 + 4 + 2;
 constexpr size_t kNextOffset = 8 + 4 + 2 + 4;
+constexpr uint32_t kDelta = uint32_t{1} << 31;
 constexpr uint32_t kEnd = UINT32_MAX;
 // Closed connections whose next sequence is remembered.
 constexpr size_t kMaxTombstones = 4096;
@@ -90,43 +95,82 @@ void Link(uint32_t at, Group* group, std::string* arena) {
   ++group->snapshots;
 }
 
+// Appends a snapshot of `group` to `arena`: packed (into `scratch`), and
+// stored as its delta against the group's first snapshot when that is
+// smaller by a quarter or more.
 void AppendSnapshot(Timestamp t, const parse::RecordView& record, size_t packed,
-                    Group* group, std::string* arena) {
-  const size_t at = arena->size();
-  arena->resize(at + kSnapshotHeader + packed);
-  char* p = arena->data() + at;
-  const uint32_t size32 = static_cast<uint32_t>(packed);
+                    Group* group, std::string* arena, std::string* scratch) {
+  // Room for the record and a delta shorter than it: the views below stay
+  // valid while the delta is appended.
+  scratch->reserve(kSnapshotHeader + 2 * packed);
+  scratch->resize(kSnapshotHeader + packed);
+  cache::Pack(record, scratch->data() + kSnapshotHeader);
+  uint32_t stored = static_cast<uint32_t>(packed);
+  if (group->first != kEnd) {
+    uint32_t first_size;
+    std::memcpy(&first_size, arena->data() + group->first + kSizeOffset, 4);
+    const absl::string_view first(
+        arena->data() + group->first + kSnapshotHeader, first_size);
+    const absl::string_view current(scratch->data() + kSnapshotHeader, packed);
+    // The delta goes after the whole record in `scratch`, then replaces it.
+    if (AppendDelta(first, current, packed - packed / 4, scratch)) {
+      const size_t delta = scratch->size() - kSnapshotHeader - packed;
+      std::memmove(scratch->data() + kSnapshotHeader,
+                   scratch->data() + kSnapshotHeader + packed, delta);
+      scratch->resize(kSnapshotHeader + delta);
+      stored = static_cast<uint32_t>(delta) | kDelta;
+    }
+  }
+  char* p = scratch->data();
   std::memcpy(p, &t.seconds, 8);
   std::memcpy(p + 8, &t.nanos, 4);
   std::memcpy(p + 12, &t.utc_offset_minutes, 2);
-  std::memcpy(p + 14, &size32, 4);
-  cache::Pack(record, p + kSnapshotHeader);
+  std::memcpy(p + kSizeOffset, &stored, 4);
+  const size_t at = arena->size();
+  arena->append(*scratch);
   Link(static_cast<uint32_t>(at), group, arena);
 }
 
-// Calls f(bytes) with each of the group's snapshots, header included.
+// Calls f(bytes) with each of the group's snapshots as stored, header
+// included.
 void ForEachSnapshotBytes(absl::string_view arena, const Group& group,
                           absl::FunctionRef<void(absl::string_view)> f) {
   for (uint32_t at = group.first; at != kEnd;) {
     if (at > arena.size() || arena.size() - at < kSnapshotHeader) return;
     uint32_t size, next;
-    std::memcpy(&size, arena.data() + at + 14, 4);
+    std::memcpy(&size, arena.data() + at + kSizeOffset, 4);
     std::memcpy(&next, arena.data() + at + kNextOffset, 4);
+    size &= ~kDelta;
     if (size > arena.size() - at - kSnapshotHeader) return;
     f(arena.substr(at, kSnapshotHeader + size));
     at = next;
   }
 }
 
+// Calls f with each of the group's snapshots, whole again (rebuilt in
+// `record`).
 void ForEachSnapshot(
-    absl::string_view arena, const Group& group,
+    absl::string_view arena, const Group& group, std::string* record,
     absl::FunctionRef<void(Timestamp, const parse::RecordView&)> f) {
+  absl::string_view first;
   ForEachSnapshotBytes(arena, group, [&](absl::string_view bytes) {
     Timestamp t;
+    uint32_t stored;
     std::memcpy(&t.seconds, bytes.data(), 8);
     std::memcpy(&t.nanos, bytes.data() + 8, 4);
     std::memcpy(&t.utc_offset_minutes, bytes.data() + 12, 2);
-    f(t, cache::Unpack(bytes.substr(kSnapshotHeader)));
+    std::memcpy(&stored, bytes.data() + kSizeOffset, 4);
+    const absl::string_view payload = bytes.substr(kSnapshotHeader);
+    if ((stored & kDelta) == 0) {
+      if (first.data() == nullptr) first = payload;
+      f(t, cache::Unpack(payload));
+      return;
+    }
+    record->assign(first.data(), first.size());
+    // A delta that does not fit its group's first snapshot cannot have been
+    // made by AppendSnapshot; it is skipped rather than archived wrong.
+    if (first.data() == nullptr || !ApplyDelta(payload, record)) return;
+    f(t, cache::Unpack(*record));
   });
 }
 
@@ -220,7 +264,7 @@ class SaverImpl final : public Saver {
     }
     if (current_.arena.empty()) current_.begun = timestamp;
     AppendSnapshot(timestamp, record, packed, &GroupOf(cookie, &c),
-                   &current_.arena);
+                   &current_.arena, &scratch_);
     ++live_snapshots_;
     ++records_written_;
     if (current_.arena.size() >= options_.batch_bytes) HandOffCurrent();
@@ -428,7 +472,7 @@ class SaverImpl final : public Saver {
             parse::AppendMetadataJson({uuid, group.sequence, group.start},
                                       text);
           }
-          ForEachSnapshot(arena, group,
+          ForEachSnapshot(arena, group, &unpacked_,
                           [&](Timestamp t, const parse::RecordView& record) {
                             parse::AppendSnapshotJson(t, record, text);
                           });
@@ -450,6 +494,7 @@ class SaverImpl final : public Saver {
   absl::flat_hash_map<uint64_t, Tombstone> tombstones_;
   std::deque<uint64_t> tombstone_order_;
   Batch current_;              // snapshots not yet handed to the writer
+  std::string scratch_;        // the snapshot being appended
   uint32_t serial_ = 1;        // of current_
   size_t live_snapshots_ = 0;  // in current_, not yet copied out by Close()
   uint64_t records_written_ = 0;
@@ -475,6 +520,7 @@ class SaverImpl final : public Saver {
   // Writer thread state.
   std::chrono::steady_clock::time_point last_trim_{};
   FrameAppender appender_;
+  std::string unpacked_;  // a snapshot rebuilt from its delta
   ErrorLog write_log_{"saver"};
   std::thread writer_;  // last: starts once everything above exists
 };

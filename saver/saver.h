@@ -26,8 +26,11 @@
 // a file whose metadata frame was cut gets its metadata line again).
 //
 // Resources do not grow with connections: pending snapshots of all
-// connections are appended, in packed binary form (cache/packed_record.h),
-// to one shared batch buffer, each connection's threaded as a list. Once the
+// connections are appended, in packed binary form (cache/packed_record.h;
+// after a connection's first in the batch, as the delta against that first
+// one when it is a quarter smaller or more: saver/snapshot_delta.h, about a
+// third of the size for a streaming connection), to one shared batch
+// buffer, each connection's threaded as a list. Once the
 // batch's first snapshot is `flush_interval` old (or the batch reaches
 // `batch_bytes`) it goes to a single writer thread, which turns each
 // connection's snapshots into JSON lines, compresses them into one zstd
