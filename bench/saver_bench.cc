@@ -12,6 +12,9 @@
 //                             is the whole process's, writer included)
 //   BM_SaverWrite             Write() alone, the polling thread's cost of a
 //                             changed socket
+//   BM_SnapshotDelta          a pending snapshot as its delta against the
+//                             first of its batch, and back (counter: delta
+//                             bytes per snapshot, packed bytes)
 //   BM_MemoryPerConnection/N/C  heap (live) and resident bytes per idle
 //                             connection after each wrote a frame: Saver
 //                             alone (C=0) or Cache + Saver (C=1)
@@ -29,8 +32,10 @@
 #include "bench/mlab_records.h"
 #include "benchmark/benchmark.h"
 #include "cache/cache.h"
+#include "cache/packed_record.h"
 #include "parse/archival_record.h"
 #include "saver/saver.h"
+#include "saver/snapshot_delta.h"
 
 namespace {
 
@@ -164,6 +169,37 @@ void BM_SaverWrite(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_SaverWrite);
+
+// Real consecutive snapshots of one connection, each against the first of
+// its ten (what a second of a streaming connection's batch holds).
+void BM_SnapshotDelta(benchmark::State& state) {
+  std::vector<std::string> packed;
+  for (const ArchivalRecord& r : bench::LongConnection()) {
+    const parse::RecordView v = r.View();
+    std::string p(cache::PackedSize(v), '\0');
+    cache::Pack(v, p.data());
+    packed.push_back(std::move(p));
+  }
+  std::string delta, rebuilt;
+  size_t i = 0, deltas = 0, delta_bytes = 0;
+  for (auto _ : state) {
+    if (++i == packed.size()) i = 1;
+    const std::string& first = packed[i - i % 10];
+    delta.clear();
+    if (saver::AppendDelta(first, packed[i], packed[i].size(), &delta)) {
+      rebuilt = first;
+      saver::ApplyDelta(delta, &rebuilt);
+      ++deltas;
+      delta_bytes += delta.size();
+    }
+    benchmark::DoNotOptimize(rebuilt.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["delta_bytes"] =
+      deltas > 0 ? static_cast<double>(delta_bytes) / deltas : 0;
+  state.counters["packed_bytes"] = static_cast<double>(packed[0].size());
+}
+BENCHMARK(BM_SnapshotDelta);
 
 // What the daemon keeps per connection: N connections each written once by
 // a Saver (and, with the second argument 1, first observed by a Cache),
