@@ -39,6 +39,8 @@ static_assert(sizeof(Slot) == 32);
 
 void PrefetchLine(const void* p) { __builtin_prefetch(p, 0, 3); }
 
+constexpr size_t kMinSlots = 64;
+
 }  // namespace
 
 // An open-addressing table with linear probing, kept at most half full, so
@@ -73,15 +75,27 @@ struct Cache::Rep {
     return i;
   }
 
-  void Grow() {
+  // Moves every connection into a table of `capacity` slots (a power of
+  // two, more than twice count).
+  void Rehash(size_t capacity) {
     std::vector<Slot> old = std::move(slots);
-    const size_t capacity = old.empty() ? 64 : old.size() * 2;
     slots.assign(capacity, Slot());
     mask = capacity - 1;
     shift = 64 - __builtin_ctzll(capacity);
     for (Slot& s : old) {
       if (!s.empty()) slots[Find(s.cookie)] = s;
     }
+  }
+
+  void Grow() { Rehash(slots.empty() ? kMinSlots : slots.size() * 2); }
+
+  // After a burst has gone (the table at most 1/8 full), halves it until
+  // it is more than 1/8 and at most 1/4 full: the memory of a peak is not
+  // kept for good, and the table grows again only at half full.
+  void MaybeShrink() {
+    size_t capacity = slots.size();
+    while (capacity > kMinSlots && count * 8 <= capacity) capacity /= 2;
+    if (capacity < slots.size()) Rehash(capacity);
   }
 
   // Empties slot `i` and shifts the rest of its run back into place.
@@ -159,7 +173,11 @@ size_t Cache::EndCycle(absl::FunctionRef<void(uint64_t cookie)> closed) {
       closed(cookie);
       ++count;
     }
+    if (rep_->stale.capacity() > 1024)
+      std::vector<uint64_t>().swap(rep_->stale);
   }
+  // Connections also leave by Remove() (destroy events).
+  rep_->MaybeShrink();
   ++rep_->cycle;
   rep_->observed = 0;
   return count;

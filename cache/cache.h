@@ -9,10 +9,11 @@
 // allocates nothing. Only a changed or new connection copies its bytes, into
 // a buffer it reuses while the snapshot fits.
 //
-// Memory: per connection a 32-byte table slot (the table is kept between a
-// quarter and half full: 64-128 bytes) and one heap block holding the packed
-// snapshot (cache/packed_record.h), about 470 bytes for a 6.18 kernel
-// record: ~600 bytes of heap per connection in all (bench/cache_bench).
+// Memory: per connection a 32-byte table slot (the table grows at half
+// full and, once a burst has gone, shrinks back to at most a quarter full:
+// 64-256 bytes) and one heap block holding the packed snapshot
+// (cache/packed_record.h), about 470 bytes for a 6.18 kernel record: ~570
+// bytes of heap per connection in all (bench/cache_bench).
 #ifndef TCPINFO_CACHE_CACHE_H_
 #define TCPINFO_CACHE_CACHE_H_
 

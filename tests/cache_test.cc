@@ -321,6 +321,44 @@ TEST(Cache, AgreesWithAReferenceUnderChurn) {
   EXPECT_GT(reference.size(), 500u);  // the table did grow and churn
 }
 
+// A burst of connections that then goes away (missing from a dump, or by
+// destroy events) leaves no memory behind: the table shrinks back, and the
+// connections that stay are still known, unchanged.
+TEST(Cache, GivesBackTheMemoryOfABurst) {
+  const ArchivalRecord& r = LongConnection()[100];
+  std::vector<ArchivalRecord> steady, burst;
+  for (uint64_t c = 1; c <= 1000; ++c) steady.push_back(WithCookie(r, c));
+  for (uint64_t c = 100001; c <= 130000; ++c) burst.push_back(WithCookie(r, c));
+  cache::Cache cache;
+  for (const auto& s : steady) cache.Observe(s.View());
+  cache.EndCycle([](uint64_t) {});
+  const int64_t before = g_live_bytes.load();
+
+  for (int way = 0; way < 2; ++way) {
+    for (const auto& s : steady) cache.Observe(s.View());
+    for (const auto& b : burst) cache.Observe(b.View());
+    cache.EndCycle([](uint64_t) {});
+    EXPECT_GT(g_live_bytes.load() - before, 30000 * 400);
+    size_t closed = 0;
+    if (way == 0) {  // gone from the next dump
+      for (const auto& s : steady) cache.Observe(s.View());
+    } else {  // destroy events
+      for (const auto& b : burst) ASSERT_TRUE(cache.Remove(b.View().Cookie()));
+      for (const auto& s : steady) cache.Observe(s.View());
+    }
+    cache.EndCycle([&](uint64_t) { ++closed; });
+    EXPECT_EQ(closed, way == 0 ? 30000u : 0u);
+    EXPECT_EQ(cache.size(), 1000u);
+    // Back to within a small table of where it was (1,000 connections
+    // need 2,048-4,096 slots of 32 bytes).
+    EXPECT_LT(g_live_bytes.load() - before, 128 << 10) << "way " << way;
+    for (const auto& s : steady) {
+      ASSERT_EQ(cache.Observe(s.View()), Change::kNone);
+    }
+    cache.EndCycle([](uint64_t) {});
+  }
+}
+
 // The hot path: once every connection is known, a cycle of unchanged
 // sockets (cache and saver), and of changed sockets whose snapshot keeps its
 // size (cache), allocates nothing at all.
