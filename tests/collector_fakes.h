@@ -134,6 +134,42 @@ inline std::string MakeMessage(const inetdiag::Msg& msg, size_t info_size,
   return out;
 }
 
+// A 4-byte aligned buffer of `messages`, each re-addressed to `seq`/`pid`.
+struct DumpBuffer {
+  std::vector<uint32_t> words;
+  size_t size = 0;
+  char* data() { return reinterpret_cast<char*>(words.data()); }
+};
+inline DumpBuffer Concatenate(const std::vector<std::string>& messages,
+                              uint32_t seq, uint32_t pid) {
+  std::string bytes;
+  for (const std::string& m : messages) {
+    std::string copy = m;
+    nlmsghdr h;
+    std::memcpy(&h, copy.data(), sizeof(h));
+    h.nlmsg_seq = seq;
+    h.nlmsg_pid = pid;
+    std::memcpy(copy.data(), &h, sizeof(h));
+    copy.resize(NLMSG_ALIGN(copy.size()), '\0');
+    bytes += copy;
+  }
+  DumpBuffer b;
+  b.words.resize(bytes.size() / 4 + 1);
+  std::memcpy(b.data(), bytes.data(), bytes.size());
+  b.size = bytes.size();
+  return b;
+}
+
+// A netlink message of `type` around `payload` (the length unpadded, as the
+// kernel sets it; Concatenate pads).
+inline std::string NetlinkMessage(uint16_t type, const std::string& payload) {
+  nlmsghdr h{};
+  h.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(payload.size()));
+  h.nlmsg_type = type;
+  std::string out(reinterpret_cast<const char*>(&h), sizeof(h));
+  return out + payload;
+}
+
 }  // namespace collector_test
 
 #endif  // TCPINFO_TESTS_COLLECTOR_FAKES_H_

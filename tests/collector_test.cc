@@ -35,6 +35,8 @@
 namespace collector {
 namespace {
 
+using collector_test::Concatenate;
+using collector_test::DumpBuffer;
 using collector_test::MakeMessage;
 using collector_test::RecordingSaver;
 using collector_test::ScriptedSource;
@@ -77,32 +79,6 @@ std::vector<std::string> RealDumpMessages() {
     off += NLMSG_ALIGN(h.nlmsg_len);
   }
   return out;
-}
-
-// A 4-byte aligned buffer of `messages`, each re-addressed to `seq`/`pid`.
-struct DumpBuffer {
-  std::vector<uint32_t> words;
-  size_t size = 0;
-  char* data() { return reinterpret_cast<char*>(words.data()); }
-};
-DumpBuffer Concatenate(const std::vector<std::string>& messages, uint32_t seq,
-                       uint32_t pid) {
-  std::string bytes;
-  for (const std::string& m : messages) {
-    std::string copy = m;
-    nlmsghdr h;
-    std::memcpy(&h, copy.data(), sizeof(h));
-    h.nlmsg_seq = seq;
-    h.nlmsg_pid = pid;
-    std::memcpy(copy.data(), &h, sizeof(h));
-    copy.resize(NLMSG_ALIGN(copy.size()), '\0');
-    bytes += copy;
-  }
-  DumpBuffer b;
-  b.words.resize(bytes.size() / 4 + 1);
-  std::memcpy(b.data(), bytes.data(), bytes.size());
-  b.size = bytes.size();
-  return b;
 }
 
 // A control message (DONE, ERROR) with a 4-byte status payload.

@@ -18,30 +18,9 @@
 namespace collector {
 namespace {
 
-// Netlink messages of `type` with the given payloads, packed as the kernel
-// packs a dump buffer.
-class Buffer {
- public:
-  void Add(uint16_t type, const std::string& payload) {
-    nlmsghdr h{};
-    h.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(payload.size()));
-    h.nlmsg_type = type;
-    std::string m(NLMSG_SPACE(payload.size()), '\0');
-    std::memcpy(m.data(), &h, sizeof(h));
-    std::memcpy(m.data() + NLMSG_HDRLEN, payload.data(), payload.size());
-    bytes_ += m;
-  }
-  // A copy in 4-byte aligned storage.
-  std::vector<uint32_t> Aligned() const {
-    std::vector<uint32_t> out((bytes_.size() + 3) / 4);
-    std::memcpy(out.data(), bytes_.data(), bytes_.size());
-    return out;
-  }
-  size_t size() const { return bytes_.size(); }
-
- private:
-  std::string bytes_;
-};
+using collector_test::Concatenate;
+using collector_test::DumpBuffer;
+using collector_test::NetlinkMessage;
 
 std::string Diag(uint32_t cookie) {
   inetdiag::Msg m{};
@@ -52,19 +31,19 @@ std::string Diag(uint32_t cookie) {
 }
 
 TEST(WalkDumpBuffer, TellsTheFirstMessageOfEachBufferAndTheBuffer) {
-  Buffer b;
-  b.Add(inetdiag::kSockDiagByFamily, Diag(1));
-  b.Add(NLMSG_NOOP, "");
-  b.Add(inetdiag::kSockDiagByFamily, Diag(2));
-  b.Add(inetdiag::kSockDiagByFamily, Diag(3));
-  std::vector<uint32_t> data = b.Aligned();
-  char* bytes = reinterpret_cast<char*>(data.data());
+  DumpBuffer b =
+      Concatenate({NetlinkMessage(inetdiag::kSockDiagByFamily, Diag(1)),
+                   NetlinkMessage(NLMSG_NOOP, ""),
+                   NetlinkMessage(inetdiag::kSockDiagByFamily, Diag(2)),
+                   NetlinkMessage(inetdiag::kSockDiagByFamily, Diag(3))},
+                  0, 0);
+  char* bytes = b.data();
   std::vector<std::pair<uint64_t, bool>> seen;
   DumpResult r;
-  EXPECT_EQ(WalkDumpBuffer(bytes, b.size(), 0, 0, absl::Now(), &r,
+  EXPECT_EQ(WalkDumpBuffer(bytes, b.size, 0, 0, absl::Now(), &r,
                            [&](const DumpMessage& m) {
                              EXPECT_EQ(m.buffer, bytes);
-                             EXPECT_EQ(m.buffer_size, b.size());
+                             EXPECT_EQ(m.buffer_size, b.size);
                              seen.emplace_back(inetdiag::CookieOfMsg(m.payload),
                                                m.first_in_buffer);
                            }),
@@ -74,24 +53,23 @@ TEST(WalkDumpBuffer, TellsTheFirstMessageOfEachBufferAndTheBuffer) {
 }
 
 TEST(ForEachDiagPayload, VisitsWhatWalkDumpBufferHandsOnInOrder) {
-  Buffer b;
-  b.Add(inetdiag::kSockDiagByFamily, Diag(7));
-  b.Add(inetdiag::kSockDiagByFamily, "short");  // no room for a cookie
-  b.Add(NLMSG_NOOP, "");
-  b.Add(inetdiag::kSockDiagByFamily, Diag(8));
-  b.Add(inetdiag::kSockDiagByFamily, Diag(9));
-  b.Add(NLMSG_DONE, std::string(4, '\0'));
-  std::vector<uint32_t> data = b.Aligned();
-  char* bytes = reinterpret_cast<char*>(data.data());
-
+  DumpBuffer b = Concatenate(
+      {NetlinkMessage(inetdiag::kSockDiagByFamily, Diag(7)),
+       NetlinkMessage(inetdiag::kSockDiagByFamily, "short"),  // no cookie
+       NetlinkMessage(NLMSG_NOOP, ""),
+       NetlinkMessage(inetdiag::kSockDiagByFamily, Diag(8)),
+       NetlinkMessage(inetdiag::kSockDiagByFamily, Diag(9)),
+       NetlinkMessage(NLMSG_DONE, std::string(4, '\0'))},
+      0, 0);
+  char* bytes = b.data();
   std::vector<std::pair<const char*, size_t>> walked, visited;
   DumpResult r;
-  EXPECT_EQ(WalkDumpBuffer(bytes, b.size(), 0, 0, absl::Now(), &r,
+  EXPECT_EQ(WalkDumpBuffer(bytes, b.size, 0, 0, absl::Now(), &r,
                            [&](const DumpMessage& m) {
                              walked.emplace_back(m.payload, m.size);
                            }),
             WalkStatus::kDone);
-  ForEachDiagPayload(bytes, b.size(), [&](const char* payload, size_t size) {
+  ForEachDiagPayload(bytes, b.size, [&](const char* payload, size_t size) {
     visited.emplace_back(payload, size);
   });
   ASSERT_EQ(walked.size(), 4u);
@@ -115,7 +93,7 @@ TEST(ForEachDiagPayload, VisitsWhatWalkDumpBufferHandsOnInOrder) {
   h.nlmsg_len = 1u << 31;
   std::memcpy(bytes, &h, sizeof(h));
   int calls = 0;
-  ForEachDiagPayload(bytes, b.size(), [&](const char*, size_t) { ++calls; });
+  ForEachDiagPayload(bytes, b.size, [&](const char*, size_t) { ++calls; });
   EXPECT_EQ(calls, 0);
 }
 
