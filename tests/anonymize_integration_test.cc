@@ -149,19 +149,8 @@ TEST_F(Anonymize, NetblockLeavesNoRemoteAddressAnywhere) {
       {"-anonymize.ip=netblock",
        absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort),
        "-tcpinfo.eventsocket=" + socket_path}));
-  // Listening once a connection is accepted (the file exists from bind);
-  // up to 15 s: start-up on a loaded 2-core machine.
-  bool listening = false;
-  for (int i = 0; i < 1500 && !listening; ++i) {
-    const int fd = testutil::ConnectUnix(socket_path);
-    listening = fd >= 0;
-    if (listening) {
-      close(fd);
-    } else {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-  }
-  ASSERT_TRUE(listening) << testutil::ReadText(daemon_log());
+  ASSERT_TRUE(testutil::WaitUntilListening(socket_path))
+      << testutil::ReadText(daemon_log());
   // Connected before the farm's connections exist: it sees every open.
   testutil::ReadingClient events(socket_path);
 

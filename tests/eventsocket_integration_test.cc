@@ -136,6 +136,10 @@ TEST(EventSocketIntegration, OwnConnectionOpenCloseAndMetricsFromLiveDaemon) {
     metrics = scrape();
   }
   ASSERT_FALSE(metrics.empty()) << ReadText(daemon_log);
+  // The metrics server starts before the event socket (as the reference
+  // orders them), so a scrape does not tell that the socket listens.
+  ASSERT_TRUE(testutil::WaitUntilListening(socket_path))
+      << ReadText(daemon_log);
   struct stat st;
   ASSERT_EQ(stat(socket_path.c_str(), &st), 0) << ReadText(daemon_log);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
@@ -262,19 +266,30 @@ TEST(EventSocketIntegration, OwnConnectionOpenCloseAndMetricsFromLiveDaemon) {
   ASSERT_GE(own_close, 0) << ReadText(daemon_log);
   EXPECT_GT(own_close, open_index);
 
-  // Quiet now (the farm's connections are closed): the flow event counters
-  // equal the events the reader got.
-  absl::SleepFor(absl::Milliseconds(500));
-  const auto after = scrape();
-  int opens, closes;
-  CountEvents(reader.lines(), &opens, &closes);
+  // Once nothing more opens or closes, the flow event counters equal the
+  // events the reader got. The farm's closed sockets may linger a while
+  // (FIN_WAIT, a lost FIN retransmitted) and end later, so wait until the
+  // two agree; a daemon that counts an event it never sends, or sends one
+  // it never counts, never gets there.
+  const std::string open_series = "tcpinfo_flow_events_total{event=\"open\"}";
+  const std::string close_series = "tcpinfo_flow_events_total{event=\"close\"}";
+  std::map<std::string, testutil::ScrapedFamily> after;
+  int opens = 0, closes = 0;
+  const absl::Time quiet_from = absl::Now();
+  for (int i = 0; i < 100; ++i) {
+    after = scrape();
+    CountEvents(reader.lines(), &opens, &closes);
+    if (Value(after, "tcpinfo_flow_events_total", open_series) == opens &&
+        Value(after, "tcpinfo_flow_events_total", close_series) == closes) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::printf("flow event counters agreed with the events after %.1f s\n",
+              absl::ToDoubleSeconds(absl::Now() - quiet_from));
   EXPECT_GT(opens, 200);
-  EXPECT_EQ(Value(after, "tcpinfo_flow_events_total",
-                  "tcpinfo_flow_events_total{event=\"open\"}"),
-            opens);
-  EXPECT_EQ(Value(after, "tcpinfo_flow_events_total",
-                  "tcpinfo_flow_events_total{event=\"close\"}"),
-            closes);
+  EXPECT_EQ(Value(after, "tcpinfo_flow_events_total", open_series), opens);
+  EXPECT_EQ(Value(after, "tcpinfo_flow_events_total", close_series), closes);
   EXPECT_GE(Value(after, "tcpinfo_snapshot_total", "tcpinfo_snapshot_total"),
             opens);
 

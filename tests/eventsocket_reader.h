@@ -32,6 +32,24 @@ inline int ConnectUnix(const std::string& path) {
   return fd;
 }
 
+// Waits until a server listens on `path`: a connection is accepted (the
+// file exists from bind(), and its mode is set before listen()). Up to
+// `timeout_ms`: a daemon's start-up on a loaded 2-core machine.
+inline bool WaitUntilListening(const std::string& path,
+                               int timeout_ms = 15000) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    const int fd = ConnectUnix(path);
+    if (fd >= 0) {
+      close(fd);
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 // A client that reads lines in a background thread.
 class ReadingClient {
  public:

@@ -266,15 +266,8 @@ TEST_F(UnitFile, EverySystemCallOfTheDaemonPassesItsFilter) {
     }
   }
   testutil::ProcessGuard guard{&daemon};
-  // Listening once a connection is accepted (the file exists from bind).
-  for (int i = 0; i < 1500; ++i) {
-    const int fd = testutil::ConnectUnix(socket_path);
-    if (fd >= 0) {
-      close(fd);
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  ASSERT_TRUE(testutil::WaitUntilListening(socket_path))
+      << testutil::ReadText(dir_ + "/tcp-info.log");
   {
     testutil::ReadingClient client(socket_path);
     EXPECT_NE(testutil::HttpGet("127.0.0.1", port, "/metrics"), "");
