@@ -314,7 +314,9 @@ TEST(Cache, AgreesWithAReferenceUnderChurn) {
         auto it = reference.find(c);
         const parse::RecordView last = cache.Last(c);
         ASSERT_EQ(last.raw_idm.data() != nullptr, it != reference.end()) << c;
-        if (it != reference.end()) ASSERT_EQ(stored_is_b(c), it->second) << c;
+        if (it != reference.end()) {
+          ASSERT_EQ(stored_is_b(c), it->second) << c;
+        }
       }
     }
   }
