@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
 namespace {
@@ -139,7 +140,9 @@ TEST_F(TcpInfoCli, SignalsEndTheRunCleanly) {
     // An interval of a minute: the signal must wake the sleep, not wait it out.
     const pid_t pid =
         Start({"-output", dir_ + "/out", "-reps=0", "-interval=1m"});
-    absl::SleepFor(absl::Milliseconds(300));
+    // Signalled once the first cycle ran and the loop sleeps.
+    ASSERT_TRUE(testutil::WaitUntilPolling(pid, absl::Seconds(15)))
+        << testutil::ReadText(dir_ + "/stderr");
     const absl::Time sent = absl::Now();
     ASSERT_EQ(kill(pid, sig), 0);
     const Result r = Finish(pid);

@@ -121,14 +121,16 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
                          dir + "/ready"))
       << ReadText(farm.log());
 
-  // The daemon, inside the client namespace.
+  // The daemon, inside the client namespace. Metrics on loopback only: on
+  // every address (the default :9990) they would fail to bind if a farm
+  // client held local port 9990.
   const std::string daemon_log = dir + "/tcp-info.log";
-  pid_t daemon =
-      testutil::Spawn({testutil::ConnfarmPath(), "exec", "--name", farm.name(),
-                       "--", testutil::BinaryPath("tcp-info"), "-output",
-                       dir + "/out", "-uuid-prefix-file", dir + "/prefix",
-                       "--interval=10ms", "-reps", "3000"},
-                      daemon_log);
+  pid_t daemon = testutil::Spawn(
+      {testutil::ConnfarmPath(), "exec", "--name", farm.name(), "--",
+       testutil::BinaryPath("tcp-info"), "-output", dir + "/out",
+       "-uuid-prefix-file", dir + "/prefix", "--interval=10ms", "-reps", "3000",
+       "-prometheusx.listen-address=127.0.0.1:9990"},
+      daemon_log);
   testutil::ProcessGuard daemon_guard{&daemon};
 
   // Our own connections: listeners in the server namespace, clients in the
@@ -212,9 +214,11 @@ TEST(CollectorIntegration, ArchivesEveryConnectionOfAFarmCompletelyAndExactly) {
     previous_sample = now;
   };
   // connfarm exec becomes tcp-info (exec, same pid) once the namespace is
-  // entered; sample only from then on, plus a few of its cycles.
-  testutil::WaitForExe(daemon, "tcp-info", absl::Seconds(10));
-  absl::SleepFor(absl::Milliseconds(200));
+  // entered; sample only once it polls.
+  ASSERT_TRUE(testutil::WaitForExe(daemon, "tcp-info", absl::Seconds(10)))
+      << ReadText(daemon_log);
+  ASSERT_TRUE(testutil::WaitUntilPolling(daemon, absl::Seconds(15)))
+      << ReadText(daemon_log);
   for (int i = 0; i < 6; ++i) {
     sample();
     absl::SleepFor(absl::Milliseconds(250));

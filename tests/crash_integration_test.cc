@@ -288,10 +288,11 @@ TEST_F(CrashIntegration, SigkillLeavesWholeLinesAndRestartsRepairTheTails) {
   for (int round = 0; round < kKills; ++round) {
     SCOPED_TRACE(absl::StrCat("kill ", round + 1));
     const absl::Time started = absl::Now();
-    ASSERT_NO_FATAL_FAILURE(StartDaemon({}));
-    absl::SleepFor(absl::Milliseconds(300));
+    ASSERT_NO_FATAL_FAILURE(StartPollingDaemon({}));
     const std::set<uint64_t> early = SeenTwice();
-    absl::SleepFor(started + absl::Milliseconds(2500) - absl::Now());
+    // The saver hands a batch on once it is 1 s old: 2 s after the daemon
+    // polled them, every one of these is on disk.
+    absl::SleepFor(absl::Seconds(2));
     const absl::Time killed = KillWhileWriting();
 
     // Whatever the kill left: only whole frames plus at most a part of one
@@ -343,8 +344,7 @@ TEST_F(CrashIntegration, SigkillLeavesWholeLinesAndRestartsRepairTheTails) {
   }
 
   // The last restart, ended by SIGTERM: every file it wrote to is whole.
-  ASSERT_NO_FATAL_FAILURE(StartDaemon({}));
-  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_NO_FATAL_FAILURE(StartPollingDaemon({}));
   const std::set<uint64_t> last_run = SeenTwice();
   absl::SleepFor(absl::Milliseconds(1500));
   ASSERT_NO_FATAL_FAILURE(StopDaemon());
@@ -431,7 +431,7 @@ TEST_F(CrashIntegration, SigtermUnderChurnLosesNothing) {
     testutil::SetTimeouts(o.server);
   }
 
-  ASSERT_NO_FATAL_FAILURE(StartDaemon({}));
+  ASSERT_NO_FATAL_FAILURE(StartPollingDaemon({}));
   absl::SleepFor(absl::Milliseconds(2500));
   for (size_t i = 0; i < own.size(); ++i) {
     testutil::SendAll(own[i].client, 30000 + 1000 * i);

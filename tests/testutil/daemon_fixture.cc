@@ -54,7 +54,11 @@ void DaemonTest::StartDaemon(const std::vector<std::string>& flags,
   argv.insert(argv.end(), wrapper.begin(), wrapper.end());
   argv.insert(argv.end(),
               {BinaryPath("tcp-info"), "-output=" + dir_ + "/out",
-               "-uuid-prefix-file=" + dir_ + "/prefix", "-interval=10ms"});
+               "-uuid-prefix-file=" + dir_ + "/prefix", "-interval=10ms",
+               // Not the default :9990 on every address: a farm client may
+               // hold local port 9990, and the daemon would not start.
+               absl::StrCat("-prometheusx.listen-address=127.0.0.1:",
+                            kDefaultMetricsPort)});
   argv.insert(argv.end(), flags.begin(), flags.end());
   daemon_ = Spawn(argv, daemon_log());
   ASSERT_TRUE(WaitForExe(daemon_, "tcp-info", absl::Seconds(10)))
@@ -64,9 +68,8 @@ void DaemonTest::StartDaemon(const std::vector<std::string>& flags,
 void DaemonTest::StartPollingDaemon(const std::vector<std::string>& flags,
                                     const std::vector<std::string>& wrapper) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon(flags, wrapper));
-  absl::SleepFor(absl::Milliseconds(300));
-  ASSERT_EQ(waitpid(daemon_, nullptr, WNOHANG), 0)
-      << "daemon exited early: " << ReadText(daemon_log());
+  ASSERT_TRUE(WaitUntilPolling(daemon_, absl::Seconds(15)))
+      << "daemon not polling: " << ReadText(daemon_log());
 }
 
 void DaemonTest::StopDaemon() {

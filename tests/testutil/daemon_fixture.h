@@ -38,6 +38,9 @@ struct DaemonTestSetup {
 
 class DaemonTest : public ::testing::Test {
  protected:
+  // Where StartDaemon has the daemon serve metrics unless told otherwise.
+  static constexpr uint16_t kDefaultMetricsPort = 9990;
+
   explicit DaemonTest(DaemonTestSetup setup) : setup_(std::move(setup)) {}
 
   // Skips the test unless root. Makes dir_ afresh with dir_/out and
@@ -54,14 +57,16 @@ class DaemonTest : public ::testing::Test {
 
   // Starts tcp-info in the farm's client namespace, run by `wrapper` (a
   // command line ending where tcp-info's begins; none if empty), with
-  // -output=dir_/out -uuid-prefix-file=dir_/prefix -interval=10ms, then
-  // `flags`, appending to daemon_log(); waits (at most 10 s) until it runs
-  // there. Sets daemon_; fails the test if it does not run.
+  // -output=dir_/out -uuid-prefix-file=dir_/prefix -interval=10ms
+  // -prometheusx.listen-address=127.0.0.1:kDefaultMetricsPort, then `flags`
+  // (a later flag wins), appending to daemon_log(); waits (at most 10 s)
+  // until it runs there. Sets daemon_; fails the test if it does not run.
   // REQUIRES: farm_ is up, no daemon runs.
   void StartDaemon(const std::vector<std::string>& flags,
                    const std::vector<std::string>& wrapper = {});
-  // StartDaemon, then 300 ms to get past start-up (flags, prefix file,
-  // sockets) into polling; fails the test if the daemon exited by then.
+  // StartDaemon, then waits (at most 15 s) until the daemon is past start-up
+  // (flags, prefix file, sockets) and polls (WaitUntilPolling); fails the
+  // test otherwise.
   void StartPollingDaemon(const std::vector<std::string>& flags,
                           const std::vector<std::string>& wrapper = {});
   // SIGTERM: the daemon must exit within 10 s, with status 0 (it finishes

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +78,23 @@ bool WaitForExe(pid_t pid, const std::string& name, absl::Duration timeout) {
     const fs::path exe =
         fs::read_symlink(absl::StrCat("/proc/", pid, "/exe"), ec);
     if (!ec && exe.filename() == name) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+bool WaitUntilPolling(pid_t pid, absl::Duration timeout) {
+  const std::string path = absl::StrCat("/proc/", pid, "/syscall");
+  const std::string ppoll = absl::StrCat(SYS_ppoll, " ");
+  const absl::Time deadline = absl::Now() + timeout;
+  int seen = 0;
+  while (absl::Now() < deadline) {
+    std::ifstream in(path);
+    if (!in) return false;  // gone
+    std::string line;
+    std::getline(in, line);
+    seen = absl::StartsWith(line, ppoll) ? seen + 1 : 0;
+    if (seen == 2) return true;
     absl::SleepFor(absl::Milliseconds(20));
   }
   return false;

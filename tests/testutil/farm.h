@@ -39,6 +39,14 @@ int Run(const std::vector<std::string>& argv, const std::string& log);
 // wrapper such as `connfarm exec` has exec'd it); false on timeout.
 bool WaitForExe(pid_t pid, const std::string& name, absl::Duration timeout);
 
+// Waits up to `timeout` until tcp-info `pid` polls: its main thread is seen
+// twice in a row, 20 ms apart, blocked in ppoll(), the collector's wait
+// between cycles (Collector::Run). By then its sockets (metrics, event
+// socket, destroy events) are open and its first cycle ran. False on
+// timeout or once the process is gone. Needs to read /proc/<pid>/syscall
+// (root or the same user).
+bool WaitUntilPolling(pid_t pid, absl::Duration timeout);
+
 // The whole content of a text file, "" if it cannot be read.
 std::string ReadText(const std::string& path);
 
