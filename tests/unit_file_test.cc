@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -266,6 +267,27 @@ TEST_F(UnitFile, EverySystemCallOfTheDaemonPassesItsFilter) {
     }
   }
   testutil::ProcessGuard guard{&daemon};
+  // tcp-info, strace's child: killed first when the test ends early, since
+  // strace killed by the guard would detach it and leave it running.
+  auto traced_pid = [&daemon] {
+    int64_t pid = 0;
+    if (!absl::SimpleAtoi(
+            absl::StripAsciiWhitespace(testutil::ReadText(
+                absl::StrCat("/proc/", daemon, "/task/", daemon, "/children"))),
+            &pid)) {
+      return pid_t{-1};
+    }
+    return static_cast<pid_t>(pid);
+  };
+  struct TracedGuard {
+    const pid_t* daemon;
+    std::function<pid_t()> traced;
+    ~TracedGuard() {
+      if (*daemon <= 0) return;
+      const pid_t pid = traced();
+      if (pid > 0) kill(pid, SIGKILL);
+    }
+  } traced_guard{&daemon, traced_pid};
   ASSERT_TRUE(testutil::WaitUntilListening(socket_path))
       << testutil::ReadText(dir_ + "/tcp-info.log");
   {
@@ -274,12 +296,9 @@ TEST_F(UnitFile, EverySystemCallOfTheDaemonPassesItsFilter) {
     absl::SleepFor(absl::Seconds(1));
   }
   // SIGTERM to tcp-info itself, strace's child; strace exits after it.
-  int64_t traced = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(
-      absl::StripAsciiWhitespace(testutil::ReadText(
-          absl::StrCat("/proc/", daemon, "/task/", daemon, "/children"))),
-      &traced));
-  ASSERT_EQ(kill(static_cast<pid_t>(traced), SIGTERM), 0);
+  const pid_t traced = traced_pid();
+  ASSERT_GT(traced, 0);
+  ASSERT_EQ(kill(traced, SIGTERM), 0);
   const int status = testutil::WaitFor(daemon, absl::Seconds(20));
   ASSERT_GE(status, 0);
   daemon = -1;
