@@ -3,6 +3,7 @@
 // flags, and one test per kind of bad input (exit 1, one stderr line naming
 // the line and the reason, the rows before it already written).
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -297,10 +298,28 @@ PipedRun PipeRecordsThroughCsvtool(const std::vector<std::string>& lines,
   envp.push_back(nullptr);
   const std::string binary = testutil::BinaryPath("csvtool");
   char* argv[] = {const_cast<char*>(binary.c_str()), nullptr};
+  // A csvtool that stops reading must fail the test, not end it by
+  // SIGPIPE: ignored here while writing, the default in csvtool.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &pipe_signal);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  struct sigaction ignore = {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction saved = {};
+  sigaction(SIGPIPE, &ignore, &saved);
+  struct RestoreSigpipe {
+    const struct sigaction* saved;
+    ~RestoreSigpipe() { sigaction(SIGPIPE, saved, nullptr); }
+  } restore{&saved};
   pid_t pid;
   const int spawned =
-      posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv, envp.data());
+      posix_spawn(&pid, binary.c_str(), &actions, &attr, argv, envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   close(in[0]);
   close(out[1]);
   if (spawned != 0) {
