@@ -10,13 +10,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "inetdiag/inet_diag.h"
 #include "parse/archival_record.h"
@@ -148,7 +148,7 @@ TEST(SaverNaming, DefaultPrefixIsHostnameBootTimeUnsafe) {
   }
   ASSERT_FALSE(btime.empty());
   EXPECT_EQ(*prefix, absl::StrCat(host, "_", btime, "_unsafe"));
-  EXPECT_TRUE(std::regex_match(*prefix, std::regex(".+_[0-9]{9,}_unsafe")));
+  EXPECT_THAT(*prefix, ::testing::MatchesRegex(".+_[0-9]{9,}_unsafe"));
 }
 
 TEST(SaverCreate, RejectsAMissingOrNonDirectoryOutput) {
