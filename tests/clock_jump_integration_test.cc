@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -145,10 +144,8 @@ TEST_F(ClockJumpIntegration,
       << ReadText(farm_->log());
 
   // The shim is preloaded ahead of the sanitizer runtime (ASan build).
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  const std::string asan_options = absl::StrCat(
-      asan != nullptr ? asan : "", asan != nullptr && *asan != '\0' ? ":" : "",
-      "verify_asan_link_order=0");
+  const std::string asan_options =
+      testutil::AsanOptionsWith("verify_asan_link_order=0");
   // Three phases of 4 s: normal, an hour back, a day forward. The rates
   // are measured over the last 2 s of each, once the step is surely seen.
   // A phase begins before its step (the first before the daemon starts):

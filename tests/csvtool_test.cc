@@ -19,18 +19,15 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "parse/base64.h"
+#include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 
 namespace {
@@ -289,10 +286,8 @@ PipedRun PipeRecordsThroughCsvtool(const std::vector<std::string>& lines,
   for (char** e = environ; *e != nullptr; ++e) {
     if (!absl::StartsWith(*e, "ASAN_OPTIONS=")) env.push_back(*e);
   }
-  const char* asan = getenv("ASAN_OPTIONS");
-  env.push_back(absl::StrCat("ASAN_OPTIONS=", asan != nullptr ? asan : "",
-                             asan != nullptr && *asan != '\0' ? ":" : "",
-                             "quarantine_size_mb=0"));
+  env.push_back("ASAN_OPTIONS=" +
+                testutil::AsanOptionsWith("quarantine_size_mb=0"));
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -339,27 +334,15 @@ PipedRun PipeRecordsThroughCsvtool(const std::vector<std::string>& lines,
   // In chunks of about 1 MB, the way a file would be read.
   std::string chunk = lines[0] + "\n";
   bool written = true;
-  for (int i = 0; i <= records && written; ++i) {
-    const bool last = i == records;
-    if (!last) absl::StrAppend(&chunk, lines[1 + i % (lines.size() - 1)], "\n");
-    if (chunk.size() < (1 << 20) && !last) continue;
-    for (size_t off = 0; off < chunk.size() && written;) {
-      const ssize_t n = write(in[1], chunk.data() + off, chunk.size() - off);
-      written = n > 0;
-      if (written) off += n;
+  for (int i = 0; i < records && written; ++i) {
+    absl::StrAppend(&chunk, lines[1 + i % (lines.size() - 1)], "\n");
+    if (chunk.size() >= (1 << 20) || i + 1 == records) {
+      written = testutil::WriteAll(in[1], chunk);
+      chunk.clear();
     }
-    chunk.clear();
   }
   EXPECT_TRUE(written) << "csvtool stopped reading: " << strerror(errno);
-  const std::string status =
-      testutil::ReadFileOrDie(absl::StrCat("/proc/", pid, "/status"));
-  for (absl::string_view line : absl::StrSplit(status, '\n')) {
-    if (absl::ConsumePrefix(&line, "VmHWM:")) {
-      line = absl::StripAsciiWhitespace(line);
-      EXPECT_TRUE(absl::ConsumeSuffix(&line, " kB")) << line;
-      EXPECT_TRUE(absl::SimpleAtoi(line, &run.peak_kib)) << line;
-    }
-  }
+  run.peak_kib = testutil::ProcStatusKib(pid, "VmHWM");
   close(in[1]);
   int wstatus;
   waitpid(pid, &wstatus, 0);

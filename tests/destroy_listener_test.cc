@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -14,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "inetdiag/inet_diag.h"
 #include "tcp/tcp_info.h"
+#include "tests/testutil/farm.h"
 
 namespace {
 
@@ -22,16 +24,6 @@ struct Captured {
   tcp::TcpInfo info;
   size_t info_len;
 };
-
-// Writes all of `data` to `fd`.
-void WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    ASSERT_GT(n, 0) << std::strerror(errno);
-    done += n;
-  }
-}
 
 // Reads exactly `n` bytes from `fd`.
 void ReadExactly(int fd, size_t n) {
@@ -74,9 +66,11 @@ TEST(DestroyListener, DeliversFinalStateOfClosedConnection) {
   const uint16_t client_port = LocalPort(cli);
   const uint16_t server_port = LocalPort(srv);
 
-  WriteAll(cli, std::string(1000, 'a'));
+  ASSERT_TRUE(testutil::WriteAll(cli, std::string(1000, 'a')))
+      << std::strerror(errno);
   ReadExactly(acc, 1000);
-  WriteAll(acc, std::string(500, 'b'));
+  ASSERT_TRUE(testutil::WriteAll(acc, std::string(500, 'b')))
+      << std::strerror(errno);
   ReadExactly(cli, 500);
   close(cli);
   close(acc);

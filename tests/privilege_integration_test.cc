@@ -23,12 +23,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "inetdiag/inet_diag.h"
@@ -59,18 +58,6 @@ struct LastRecord {
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
 };
-
-// The /proc/<pid>/status line `key` ("CapEff"), its value without spaces.
-std::string StatusField(pid_t pid, const std::string& key) {
-  const std::string status =
-      testutil::ReadText(absl::StrCat("/proc/", pid, "/status"));
-  for (absl::string_view line : absl::StrSplit(status, '\n')) {
-    if (absl::ConsumePrefix(&line, key + ":")) {
-      return absl::StrReplaceAll(line, {{"\t", " "}});
-    }
-  }
-  return "";
-}
 
 class Privilege : public testutil::DaemonTest {
  protected:
@@ -230,10 +217,11 @@ class Privilege : public testutil::DaemonTest {
   // The daemon runs as nobody, without new privileges, with `mask` as its
   // effective, permitted and bounding capability sets.
   void ExpectCredentials(const std::string& mask) {
-    EXPECT_EQ(StatusField(daemon_, "Uid"), " 65534 65534 65534 65534");
-    EXPECT_EQ(StatusField(daemon_, "NoNewPrivs"), " 1");
+    EXPECT_EQ(testutil::ProcStatusField(daemon_, "Uid"),
+              "65534 65534 65534 65534");
+    EXPECT_EQ(testutil::ProcStatusField(daemon_, "NoNewPrivs"), "1");
     for (const char* set : {"CapEff", "CapPrm", "CapBnd"}) {
-      EXPECT_EQ(StatusField(daemon_, set), " " + mask) << set;
+      EXPECT_EQ(testutil::ProcStatusField(daemon_, set), mask) << set;
     }
   }
 

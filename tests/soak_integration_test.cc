@@ -26,7 +26,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/farm.h"
@@ -43,18 +42,6 @@ struct Sample {
   int64_t rss;     // bytes
   int64_t fds;
 };
-
-// VmRSS of `pid` in bytes, -1 if unreadable.
-int64_t ResidentBytes(pid_t pid) {
-  const std::string status = ReadText(absl::StrCat("/proc/", pid, "/status"));
-  for (absl::string_view line : absl::StrSplit(status, '\n')) {
-    if (!absl::ConsumePrefix(&line, "VmRSS:")) continue;
-    absl::ConsumeSuffix(&line, "kB");
-    int64_t kib = 0;
-    if (absl::SimpleAtoi(line, &kib)) return kib * 1024;
-  }
-  return -1;
-}
 
 // Open descriptors of `pid`, -1 if unreadable.
 int64_t OpenFds(pid_t pid) {
@@ -130,13 +117,8 @@ TEST(SoakIntegration, MemoryFlatAndDescriptorsBoundedUnderHeavyChurn) {
   // Under AddressSanitizer freed memory waits in a 256 MiB quarantine
   // before reuse, which would look like growth; keep it small for the
   // daemon so that its RSS shows what it holds. No effect without ASan.
-  const char* asan = std::getenv("ASAN_OPTIONS");
   setenv("ASAN_OPTIONS",
-         absl::StrCat(asan != nullptr ? asan : "",
-                      asan != nullptr && *asan != '\0' ? ":" : "",
-                      "quarantine_size_mb=1")
-             .c_str(),
-         1);
+         testutil::AsanOptionsWith("quarantine_size_mb=1").c_str(), 1);
   const std::string daemon_log = dir + "/tcp-info.log";
   pid_t daemon = testutil::Spawn(
       {testutil::ConnfarmPath(), "exec", "--name", farm.name(), "--",
@@ -154,7 +136,8 @@ TEST(SoakIntegration, MemoryFlatAndDescriptorsBoundedUnderHeavyChurn) {
     ASSERT_EQ(waitpid(daemon, nullptr, WNOHANG), 0)
         << "daemon exited early: " << ReadText(daemon_log);
     const Sample s{absl::ToDoubleSeconds(absl::Now() - start),
-                   ResidentBytes(daemon), OpenFds(daemon)};
+                   testutil::ProcStatusKib(daemon, "VmRSS") * 1024,
+                   OpenFds(daemon)};
     ASSERT_GT(s.rss, 0);
     ASSERT_GT(s.fds, 0);
     samples.push_back(s);

@@ -251,7 +251,8 @@ TEST_F(UnitFile, EverySystemCallOfTheDaemonPassesItsFilter) {
   const char* asan = std::getenv("ASAN_OPTIONS");
   const std::string saved = asan != nullptr ? asan : "";
   if (kSanitized) {
-    setenv("ASAN_OPTIONS", (saved + ":detect_leaks=0").c_str(), 1);
+    setenv("ASAN_OPTIONS", testutil::AsanOptionsWith("detect_leaks=0").c_str(),
+           1);
   }
   pid_t daemon = testutil::Spawn(
       {kStrace, "-f", "-qq", "-o", trace, testutil::BinaryPath("tcp-info"),

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +21,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "inetdiag/inet_diag.h"
@@ -105,6 +108,44 @@ std::string ReadText(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string ProcStatusField(pid_t pid, absl::string_view key) {
+  const std::string status = ReadText(absl::StrCat("/proc/", pid, "/status"));
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, key) && absl::ConsumePrefix(&line, ":")) {
+      return absl::StrJoin(
+          absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty()), " ");
+    }
+  }
+  return "";
+}
+
+int64_t ProcStatusKib(pid_t pid, absl::string_view key) {
+  const std::vector<std::string> words =
+      absl::StrSplit(ProcStatusField(pid, key), ' ');
+  int64_t kib;
+  if (words.size() != 2 || words[1] != "kB" ||
+      !absl::SimpleAtoi(words[0], &kib)) {
+    return -1;
+  }
+  return kib;
+}
+
+std::string AsanOptionsWith(absl::string_view extra) {
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  if (asan == nullptr || *asan == '\0') return std::string(extra);
+  return absl::StrCat(asan, ":", extra);
+}
+
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(n);
+  }
+  return true;
 }
 
 ProcessGuard::~ProcessGuard() {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "parse/archival_record.h"
 #include "tcp/tcp_info.h"
@@ -49,6 +50,22 @@ bool WaitUntilPolling(pid_t pid, absl::Duration timeout);
 
 // The whole content of a text file, "" if it cannot be read.
 std::string ReadText(const std::string& path);
+
+// The value of the /proc/<pid>/status line `key` ("Uid", "CapEff"), its
+// words joined by single spaces; "" if there is no such line.
+std::string ProcStatusField(pid_t pid, absl::string_view key);
+
+// A size line of /proc/<pid>/status ("VmRSS", "VmHWM": "<n> kB") in KiB;
+// -1 if there is none (a zombie has none).
+int64_t ProcStatusKib(pid_t pid, absl::string_view key);
+
+// ASAN_OPTIONS as this process has them, then `extra` ("detect_leaks=0"):
+// the value for a child that needs one more sanitizer option. Harmless for
+// a child built without ASan.
+std::string AsanOptionsWith(absl::string_view extra);
+
+// Writes all of `data` to `fd`; false (errno set) if a write fails.
+bool WriteAll(int fd, absl::string_view data);
 
 // SIGKILLs and reaps *pid when destroyed if it is still running; set *pid to
 // -1 once the test reaped it itself.
