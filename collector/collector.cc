@@ -245,7 +245,7 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
 void Collector::Rep::CloseConnection(uint64_t cookie, parse::Timestamp now) {
   saver->Close(cookie);
   ++cycle.closed;
-  observer->OnFlowClose(cookie, now);
+  observer->OnFlowClose(cookie, now, CloseReason::kAbsent);
 }
 
 void Collector::Rep::HandleDestroyed(char* payload, size_t size,
@@ -295,7 +295,7 @@ void Collector::Rep::HandleDestroyed(char* payload, size_t size,
   }
   saver->Close(cookie);
   ++totals.closed;
-  observer->OnFlowClose(cookie, when);
+  observer->OnFlowClose(cookie, when, CloseReason::kDestroyed);
   observer->OnDestroyEvent(event_only);
   finished[cookie] = MonotonicClock::now();
 }

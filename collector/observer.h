@@ -41,6 +41,12 @@ struct CycleStats {
   int64_t connections = 0;   // connections tracked after the cycle
 };
 
+// Why a connection's file was finished.
+enum class CloseReason : uint8_t {
+  kDestroyed,  // the kernel's destroy event (its final state came with it)
+  kAbsent,     // missing from a complete dump (after the destroy grace)
+};
+
 class CollectorObserver {
  public:
   virtual ~CollectorObserver() = default;
@@ -56,10 +62,11 @@ class CollectorObserver {
                           const parse::RecordView& record,
                           parse::Change change) {}
 
-  // A connection is gone (missing from a complete cycle) and its file was
-  // finished. Implementations that need its last snapshot keep what they
-  // need from OnSnapshot.
-  virtual void OnFlowClose(uint64_t cookie, parse::Timestamp timestamp) {}
+  // A connection is gone (its destroy event, or missing from a complete
+  // cycle) and its file was finished. Implementations that need its last
+  // snapshot keep what they need from OnSnapshot.
+  virtual void OnFlowClose(uint64_t cookie, parse::Timestamp timestamp,
+                           CloseReason reason) {}
 
   // A polling cycle ended.
   virtual void OnCycle(const CycleStats& stats) {}

@@ -71,8 +71,8 @@ void TelemetryObserver::OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
       TcpInfoU64(record, offsetof(tcp::TcpInfo, bytes_received)));
 }
 
-void TelemetryObserver::OnFlowClose(uint64_t cookie,
-                                    parse::Timestamp timestamp) {
+void TelemetryObserver::OnFlowClose(uint64_t cookie, parse::Timestamp timestamp,
+                                    CloseReason) {
   open_.erase(cookie);
   metrics_->CountFlowClose();
   metrics_->rates().Close(cookie);

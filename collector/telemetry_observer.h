@@ -54,7 +54,8 @@ class TelemetryObserver : public CollectorObserver {
   void OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
                   const parse::RecordView& record,
                   parse::Change change) override;
-  void OnFlowClose(uint64_t cookie, parse::Timestamp timestamp) override;
+  void OnFlowClose(uint64_t cookie, parse::Timestamp timestamp,
+                   CloseReason reason) override;
   void OnCycle(const CycleStats& stats) override;
   void OnDestroyEvent(bool event_only) override;
   void OnDestroyEventsLost() override;

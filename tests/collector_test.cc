@@ -534,14 +534,17 @@ class RecordingObserver : public CollectorObserver {
     events.push_back("snapshot " + std::to_string(cookie) + " " +
                      parse::ChangeName(change));
   }
-  void OnFlowClose(uint64_t cookie, parse::Timestamp) override {
+  void OnFlowClose(uint64_t cookie, parse::Timestamp,
+                   CloseReason reason) override {
     events.push_back("close " + std::to_string(cookie));
+    close_reasons.push_back(reason);
   }
   void OnCycle(const CycleStats& stats) override {
     cycles.push_back(stats);
     if (on_cycle) on_cycle(stats);
   }
   std::vector<std::string> events;
+  std::vector<CloseReason> close_reasons;
   std::vector<CycleStats> cycles;
   std::function<void(const CycleStats&)> on_cycle;
 };
@@ -777,6 +780,7 @@ TEST(CollectorDestroy, ConnectionNoPollSawGetsAnArchiveFromItsEvent) {
   EXPECT_THAT(run.saver.closed, ElementsAre(31u));
   EXPECT_THAT(run.observer.events,
               ElementsAre("open 31", "snapshot 31 new", "close 31"));
+  EXPECT_THAT(run.observer.close_reasons, ElementsAre(CloseReason::kDestroyed));
   EXPECT_EQ(c->stats().event_only_archives, 1);
   EXPECT_EQ(c->stats().destroy_events, 1);
   // The same event again (e.g. both families' groups) changes nothing.
@@ -833,6 +837,8 @@ TEST(CollectorDestroy, GoneFromDumpWaitsForItsEventWithinTheGrace) {
   absl::SleepFor(absl::Milliseconds(350));
   EXPECT_EQ(c->RunCycle().closed, 1);
   EXPECT_THAT(run.saver.closed, ElementsAre(33u, 34u));
+  EXPECT_THAT(run.observer.close_reasons,
+              ElementsAre(CloseReason::kDestroyed, CloseReason::kAbsent));
   EXPECT_EQ(run.saver.written.size(), 3u);
 }
 

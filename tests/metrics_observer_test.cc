@@ -104,7 +104,7 @@ TEST(TelemetryObserver, FeedsEventsAndMetricsFromPollingCallbacks) {
   // Cycle 2, a second later: the connection is gone; another opens and is
   // still open at shutdown.
   const parse::Timestamp t2{t1.seconds + 1, 0};
-  observer.OnFlowClose(0x13FD, t2);
+  observer.OnFlowClose(0x13FD, t2, collector::CloseReason::kAbsent);
   const Record b(0x13FE, 38066, 0, 0);
   observer.OnFlowOpen(0x13FE, t2, b.View());
   observer.OnSnapshot(0x13FE, t2, b.View(), parse::Change::kNew);
