@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -260,6 +261,9 @@ TEST(SinkRunner, OfferNeverWaitsForAStuckWriter) {
   }
   std::sort(latencies.begin(), latencies.end());
   const absl::Duration p99 = latencies[latencies.size() * 99 / 100];
+  std::cout << "Offer while the writer is stuck: median "
+            << latencies[latencies.size() / 2] << ", p99 " << p99 << ", worst "
+            << worst << "\n";
   EXPECT_LT(p99, absl::Microseconds(200)) << "p99 " << p99;
   // Any single one, preemption included, stays far below a blocked write.
   EXPECT_LT(worst, absl::Milliseconds(50)) << "worst " << worst;
