@@ -144,9 +144,11 @@ absl::StatusOr<int> OpenListener(const ListenAddress& address,
   auto fail = [&](const char* what) {
     const int e = errno;
     if (fd >= 0) close(fd);
+    const std::string bound = a.ToString();
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot serve metrics on ", text, " (", a.ToString(),
-                     "): ", what, ": ", std::strerror(e)));
+        absl::StrCat("cannot serve metrics on ", text,
+                     bound == text ? "" : absl::StrCat(" (", bound, ")"), ": ",
+                     what, ": ", std::strerror(e)));
   };
   if (fd < 0) return fail("socket");
   const int one = 1, zero = 0;

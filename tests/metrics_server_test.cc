@@ -30,6 +30,7 @@
 #include "metrics/metrics.h"
 #include "metrics/text_format.h"
 #include "prometheus/metric_family.h"
+#include "tests/testutil/http_client.h"
 
 namespace {
 
@@ -37,10 +38,14 @@ using Clock = std::chrono::steady_clock;
 using metrics::MetricsServer;
 using metrics::MetricsServerOptions;
 using std::chrono::milliseconds;
-
-int64_t MsSince(Clock::time_point t) {
-  return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
-}
+using testutil::Connect;
+using testutil::MsSince;
+using testutil::ReadResponse;
+using testutil::ReadUntil;
+using testutil::Response;
+using testutil::Scrape;
+using testutil::SendAll;
+using testutil::WaitClosed;
 
 // `series` gauge series with long labels: a page of about 60 bytes each.
 class BigCollectable : public prometheus::Collectable {
@@ -83,135 +88,6 @@ Served Serve(const MetricsServerOptions& options, int padding_series = 0,
   EXPECT_TRUE(server.ok()) << server.status();
   if (server.ok()) s.server = std::move(*server);
   return s;
-}
-
-// A blocking loopback connection; -1 on failure.
-int Connect(int port, int family = AF_INET, int rcvbuf = 0) {
-  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(int));
-  int rc;
-  if (family == AF_INET) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  } else {
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(static_cast<uint16_t>(port));
-    a.sin6_addr = in6addr_loopback;
-    rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  }
-  if (rc != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool SendAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// Reads from `fd` into `buffer` until `done(buffer)` or end of stream,
-// error or `timeout`. Returns false on end of stream, error or timeout.
-template <typename Done>
-bool ReadUntil(int fd, std::string* buffer, milliseconds timeout, Done done) {
-  const Clock::time_point end = Clock::now() + timeout;
-  while (!done(*buffer)) {
-    const int64_t left =
-        std::chrono::duration_cast<milliseconds>(end - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    char buf[65536];
-    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) return false;
-    buffer->append(buf, static_cast<size_t>(n));
-  }
-  return true;
-}
-
-struct Response {
-  bool ok = false;
-  int status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-};
-
-// One response from a connection; `pending` keeps bytes of the next.
-Response ReadResponse(int fd, std::string* pending, bool head_only = false,
-                      milliseconds timeout = milliseconds(2000)) {
-  Response r;
-  if (!ReadUntil(fd, pending, timeout, [](const std::string& b) {
-        return b.find("\r\n\r\n") != std::string::npos;
-      })) {
-    return r;
-  }
-  const size_t end = pending->find("\r\n\r\n");
-  const std::string head = pending->substr(0, end);
-  pending->erase(0, end + 4);
-  std::vector<std::string> lines = absl::StrSplit(head, "\r\n");
-  std::vector<std::string> status_line = absl::StrSplit(lines[0], ' ');
-  if (status_line.size() < 2 || status_line[0] != "HTTP/1.1" ||
-      !absl::SimpleAtoi(status_line[1], &r.status)) {
-    return r;
-  }
-  for (size_t i = 1; i < lines.size(); ++i) {
-    const size_t colon = lines[i].find(": ");
-    if (colon == std::string::npos) return r;
-    r.headers[absl::AsciiStrToLower(lines[i].substr(0, colon))] =
-        lines[i].substr(colon + 2);
-  }
-  size_t length = 0;
-  if (!absl::SimpleAtoi(r.headers["content-length"], &length)) return r;
-  if (!head_only) {
-    if (!ReadUntil(fd, pending, timeout, [length](const std::string& b) {
-          return b.size() >= length;
-        })) {
-      return r;
-    }
-    r.body = pending->substr(0, length);
-    pending->erase(0, length);
-  }
-  r.ok = true;
-  return r;
-}
-
-// Waits until the peer closes `fd` (end of stream or reset), discarding
-// what it sends; the milliseconds it took, or -1 after `timeout`.
-int64_t WaitClosed(int fd, milliseconds timeout) {
-  const Clock::time_point start = Clock::now();
-  std::string ignored;
-  ReadUntil(fd, &ignored, timeout, [&ignored](const std::string&) {
-    ignored.clear();
-    return false;
-  });
-  const int64_t ms = MsSince(start);
-  return ms >= timeout.count() ? -1 : ms;
-}
-
-// A fresh connection's GET /metrics: the response and how long it took,
-// connect included.
-Response Scrape(int port, int64_t* ms = nullptr, int family = AF_INET) {
-  const Clock::time_point start = Clock::now();
-  const int fd = Connect(port, family);
-  if (fd < 0) return {};
-  std::string pending;
-  Response r;
-  if (SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")) {
-    r = ReadResponse(fd, &pending);
-  }
-  if (ms != nullptr) *ms = MsSince(start);
-  close(fd);
-  return r;
 }
 
 int OpenFds() {
@@ -491,9 +367,10 @@ TEST(MetricsServer, MoreConnectionsThanTheBoundCloseTheOldest) {
     ASSERT_GE(fd, 0) << i;
     idle.push_back(fd);
   }
+  // The scrape queues behind the 1500 in the kernel's accept queue...
   int64_t ms = 0;
   EXPECT_EQ(Scrape(s.server->port(), &ms).status, 200);
-  EXPECT_LT(ms, 100);
+  EXPECT_LT(ms, 1000);
   // The oldest were closed; the newest 63 or so are still open.
   std::this_thread::sleep_for(milliseconds(200));
   int closed = 0;
@@ -503,6 +380,9 @@ TEST(MetricsServer, MoreConnectionsThanTheBoundCloseTheOldest) {
   }
   EXPECT_GE(closed, 1500 - 64);
   EXPECT_LE(closed, 1500 - 60);
+  // ...and once they are taken, scrapes are prompt again.
+  EXPECT_EQ(Scrape(s.server->port(), &ms).status, 200);
+  EXPECT_LT(ms, 100);
   for (int fd : idle) close(fd);
 }
 
