@@ -37,7 +37,9 @@ namespace metrics {
 struct MetricsServerOptions {
   size_t max_connections = 512;
   size_t max_request_head_bytes = 8192;
-  std::chrono::milliseconds header_timeout{5000};  // from the first byte
+  // For a whole request head: from accept, or from the first byte of the
+  // next request on a kept-alive connection.
+  std::chrono::milliseconds header_timeout{5000};
   std::chrono::milliseconds idle_timeout{60000};   // between requests
   std::chrono::milliseconds write_timeout{10000};  // for one response
   // SO_SNDBUF of each connection, so that what the kernel holds for a
