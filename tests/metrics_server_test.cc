@@ -503,8 +503,14 @@ TEST(MetricsServer, ScrapesAnswerWithin100MsWhile100HostileClientsHang) {
   o.header_timeout = milliseconds(1000);
   o.idle_timeout = milliseconds(2000);
   o.write_timeout = milliseconds(1000);
-  Served s = Serve(o, /*padding_series=*/2000);  // a page of ~100 KB
+  Served s = Serve(o, /*padding_series=*/1000);  // a page of ~60 KB
   ASSERT_NE(s.server, nullptr);
+  int64_t quiet = 0;  // the same scrape with nobody else connected
+  for (int i = 0; i < 5; ++i) {
+    int64_t ms = 0;
+    EXPECT_EQ(Scrape(s.server->port(), &ms).status, 200);
+    quiet = std::max(quiet, ms);
+  }
   auto hostiles = std::make_unique<Hostiles>(s.server->port());
   std::this_thread::sleep_for(milliseconds(200));
   int64_t worst = 0;
@@ -522,10 +528,10 @@ TEST(MetricsServer, ScrapesAnswerWithin100MsWhile100HostileClientsHang) {
   hostiles->Stop();
   std::sort(latencies.begin(), latencies.end());
   std::printf(
-      "scrape latency under 100 hostile clients: median %ld ms, "
-      "worst %ld ms over %zu scrapes\n",
+      "scrape latency under 100 hostile clients: median %ld ms, worst %ld ms "
+      "over %zu scrapes (worst of 5 with no other client: %ld ms)\n",
       static_cast<long>(latencies[latencies.size() / 2]),
-      static_cast<long>(worst), latencies.size());
+      static_cast<long>(worst), latencies.size(), static_cast<long>(quiet));
   EXPECT_GE(hostiles->min_open(), 90);  // the attack never let up
   // Each kind was closed by its deadline, none before it.
   std::map<Hostiles::Kind, int> counts;
