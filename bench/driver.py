@@ -22,10 +22,17 @@ steady resident memory and memory per connection above an idle daemon's,
 open descriptors, archive bytes per written record, the polling rate, and
 the start-up cost per connection.
 
+With --sink URL it compares instead, in the same rounds and on the same
+connections, tcp-info without sinks and with -sink=URL ("{out}" in URL
+stands for the daemon's output directory): CPU per cycle of each, their
+ratio, and the memory per connection with the sink, plus the flow records
+the sink sent (tcpinfo_sink_records_total) and dropped.
+
 Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py                       # N = 1000, 10000, 50000
   bench/driver.py --conns 1000 --cycles 200
   bench/driver.py --conns 10000 --streaming-pct 10 --interval 100ms
+  bench/driver.py --conns 10000 --churn 100 --sink 'sqlite:{out}/flows.db'
 """
 
 import argparse
@@ -96,7 +103,8 @@ METRICS_PORT = 9990
 
 
 def scrape(name):
-    """The daemon's metrics (name -> value, unlabelled samples only), read
+    """The daemon's metrics (series -> value; a labelled series keyed by
+    its whole text, 'name{label="v"}'), read
     from inside namespace NAME-cli where it listens."""
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
     target = os.open("/run/netns/%s-cli" % name, os.O_RDONLY)
@@ -122,12 +130,13 @@ def scrape(name):
             data += chunk
     values = {}
     for line in data.decode(errors="replace").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and not line.startswith("#") and "{" not in line:
-            try:
-                values[parts[0]] = float(parts[1])
-            except ValueError:
-                pass
+        if line.startswith("#") or " " not in line:
+            continue
+        series, value = line.rsplit(" ", 1)
+        try:
+            values[series] = float(value)
+        except ValueError:
+            pass
     return values
 
 
@@ -142,15 +151,17 @@ def count_files(root):
     return sum(len(files) for _, _, files in os.walk(root))
 
 
-def run_daemon(name, cycles, interval, idle=False, timeout=900):
+def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None):
     """Runs tcp-info until it is in steady state, then measures `cycles`
     polling cycles; returns a dict of what they cost. `idle`: the namespace
-    holds no connection (no file to wait for)."""
+    holds no connection (no file to wait for). `sink`: a -sink URL, "{out}"
+    standing for the output directory."""
     out = tempfile.mkdtemp(prefix="tcpinfo-bench-")
+    extra = ["-sink=" + sink.replace("{out}", out)] if sink else []
     argv = in_ns(name, [os.path.join(BIN, "tcp-info"), "-output", out,
                         "-interval", interval,
                         "-prometheusx.listen-address=127.0.0.1:%d"
-                        % METRICS_PORT])
+                        % METRICS_PORT] + extra)
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
@@ -172,11 +183,12 @@ def run_daemon(name, cycles, interval, idle=False, timeout=900):
     rss, fds = [], []
     try:
         # Steady state: every connection's file is on disk (the writer
-        # thread's start-up burst is over), and then 2 s more.
+        # thread's start-up burst is over), and then 2 s more. Under churn
+        # new files keep coming: within 1 % of the count will do.
         while not idle:
             m = metrics()
             files = m.get("tcpinfo_new_file_total", 0)
-            if files > 0 and count_files(out) >= files:
+            if files > 0 and count_files(out) >= files * 0.99:
                 break
             time.sleep(1)
         time.sleep(2)
@@ -227,6 +239,12 @@ def run_daemon(name, cycles, interval, idle=False, timeout=900):
         "cycles": c2 - c1,
         "files": m2.get("tcpinfo_new_file_total", 0),
         "records": summary.get("records_written", 0),
+        "sink_sent": sum(v for k, v in m2.items()
+                         if k.startswith("tcpinfo_sink_records_total")
+                         and 'result="sent"' in k),
+        "sink_dropped": sum(v for k, v in m2.items()
+                            if k.startswith("tcpinfo_sink_records_total")
+                            and 'result="dropped"' in k),
         "bytes": size,
         "ok": proc.returncode == 0,
     }
@@ -246,10 +264,11 @@ def measure(n, args):
     run = None
     try:
         active = max(1, n * args.streaming_pct // 100)
+        churn = ["--churn", str(args.churn)] if args.churn else []
         run = subprocess.Popen(
             [CONNFARM, "run", "--name", name, "--conns", str(n),
              "--active", str(active), "--duration", "3600",
-             "--v6-fraction", "0.2", "--ready-file", ready],
+             "--v6-fraction", "0.2", "--ready-file", ready] + churn,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while not os.path.exists(ready):
@@ -261,6 +280,8 @@ def measure(n, args):
         # Rounds of floor, daemon, floor: each round gives one ratio; the
         # medians over rounds are reported, with the range.
         rounds = []
+        if args.sink:
+            return compare_sink(n, name, args)
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
             d = run_daemon(name, args.cycles, args.interval)
@@ -304,6 +325,33 @@ def measure(n, args):
         farm("down", "--name", name, "--force", check=False)
 
 
+def compare_sink(n, name, args):
+    """Rounds of: tcp-info without sinks, then with -sink=args.sink."""
+    rounds = []
+    for _ in range(args.repeat):
+        plain = run_daemon(name, args.cycles, args.interval)
+        with_sink = run_daemon(name, args.cycles, args.interval,
+                               sink=args.sink)
+        rounds.append({"plain": plain["cpu_per_cycle"],
+                       "sink": with_sink["cpu_per_cycle"],
+                       "ratio": with_sink["cpu_per_cycle"]
+                       / plain["cpu_per_cycle"],
+                       "rss": with_sink["rss"], "plain_rss": plain["rss"],
+                       "sent": with_sink["sink_sent"],
+                       "dropped": with_sink["sink_dropped"],
+                       "ok": plain["ok"] and with_sink["ok"]})
+    med = lambda key: median([r[key] for r in rounds])
+    return {"n": n, "plain_ms": med("plain") * 1e3,
+            "sink_ms": med("sink") * 1e3, "ratio": med("ratio"),
+            "ratio_min": min(r["ratio"] for r in rounds),
+            "ratio_max": max(r["ratio"] for r in rounds),
+            "rss_mb": median([x for r in rounds for x in r["rss"]]) / 2**20,
+            "plain_rss_mb": median([x for r in rounds
+                                    for x in r["plain_rss"]]) / 2**20,
+            "sent": med("sent"), "dropped": max(r["dropped"] for r in rounds),
+            "ok": all(r["ok"] for r in rounds)}
+
+
 def median(values):
     v = sorted(values)
     return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
@@ -323,6 +371,11 @@ def main():
                    help="percent of connections streaming (each sends "
                    "every 100 ms: 10 with --interval 100ms makes about "
                    "10 %% of connections change every cycle)")
+    p.add_argument("--churn", type=int, default=0,
+                   help="connections closed and replaced per second")
+    p.add_argument("--sink", default="",
+                   help="compare tcp-info without sinks and with -sink=URL "
+                   "({out} = the daemon's output directory)")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
@@ -334,6 +387,26 @@ def main():
           % (os.uname().release, os.cpu_count(), idle / 2**20))
     print("interval %s, %d %% streaming, %d rounds of %d cycles (medians)"
           % (args.interval, args.streaming_pct, args.repeat, args.cycles))
+    if args.sink:
+        print("interval %s, %d %% streaming, churn %d/s, %d rounds of %d "
+              "cycles (medians); sink %s"
+              % (args.interval, args.streaming_pct, args.churn, args.repeat,
+                 args.cycles, args.sink))
+        print("| N | no sink CPU/cycle | with sink CPU/cycle | ratio (range) "
+              "| RSS no sink | RSS with sink | per conn with sink "
+              "| records sent | dropped |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for n in [int(x) for x in args.conns.split(",")]:
+            r = measure(n, args)
+            print("| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) | %.1f MB "
+                  "| %.1f MB | %.2f KiB | %d | %d |%s"
+                  % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
+                     r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
+                     r["rss_mb"], (r["rss_mb"] * 2**20 - idle) / 1024 / n,
+                     r["sent"], r["dropped"],
+                     "" if r["ok"] else " (a daemon run failed)"),
+                  flush=True)
+        return
     print("| N | sockets/dump | changed/cycle | floor CPU/cycle "
           "| tcp-info CPU/cycle | ratio (range) "
           "| RSS | per conn | fds | bytes/record | cycles/s "

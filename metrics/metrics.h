@@ -26,7 +26,7 @@
 // reference.
 //
 // Threading: updates from any thread; rates() only from the polling
-// thread; the Collectable is read by the HTTP server's threads. The
+// thread; the Collectable is read by the HTTP server's thread. The
 // Metrics must outlive the server that exposes collectable().
 #ifndef TCPINFO_METRICS_METRICS_H_
 #define TCPINFO_METRICS_METRICS_H_
@@ -77,7 +77,7 @@ class Metrics {
   // Send and receive rates; polling thread only.
   RateTracker& rates();
 
-  // All the families above, for an Exposer or a Registry-less scrape.
+  // All the families above, for MetricsServer (or WriteTextFormat).
   std::shared_ptr<prometheus::Collectable> collectable() const;
 
  private:
