@@ -108,13 +108,12 @@ std::map<Key, Row> JsonlRows(const std::string& path) {
   return rows;
 }
 
-// The value of series `name{labels}` in a Prometheus text page; -1 if none.
+// The value of `series` (as the page writes it: label names sorted, as
+// Go's expfmt does) in a Prometheus text page; -1 if none.
 double Sample(const std::string& page, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(page, '\n')) {
-    if (absl::StartsWith(line, series + " ")) {
-      double v;
-      if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
-    }
+  for (const auto& [name, family] : testutil::ParseExposition(page)) {
+    auto it = family.samples.find(series);
+    if (it != family.samples.end()) return it->second;
   }
   return -1;
 }
@@ -195,14 +194,15 @@ TEST_F(SinksIntegration, SqliteAndJsonlHoldTheSameRecordsWithTheSameValues) {
 
   // The sinks' metrics before the stop: every record then sent.
   for (const std::string& sink : {"sqlite:" + db, "jsonl:" + jsonl}) {
-    const std::string labels = "{sink=\"" + sink + "\",result=\"";
-    EXPECT_GT(Sample(page, "tcpinfo_sink_records_total" + labels + "sent\"}"),
-              0)
-        << page;
-    EXPECT_EQ(Sample(page, "tcpinfo_sink_records_total" + labels + "failed\"}"),
+    auto series = [&](const char* result) {
+      return absl::StrCat("tcpinfo_sink_records_total{result=\"", result,
+                          "\",sink=\"", sink, "\"}");
+    };
+    EXPECT_GT(Sample(page, series("sent")), 0) << page;
+    EXPECT_EQ(Sample(page, series("failed")), 0);
+    EXPECT_EQ(Sample(page, series("dropped")), 0);
+    EXPECT_EQ(Sample(page, "tcpinfo_sink_queue_records{sink=\"" + sink + "\"}"),
               0);
-    EXPECT_EQ(
-        Sample(page, "tcpinfo_sink_records_total" + labels + "dropped\"}"), 0);
   }
 }
 
