@@ -49,11 +49,18 @@ TEST(SinkUrl, SqliteFileInAWritableDirectory) {
 }
 
 TEST(SinkUrl, RelativeFileIsCheckedInTheCurrentDirectory) {
+  testutil::TempDir dir;
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  ASSERT_EQ(chdir(dir.path().c_str()), 0);
   absl::StatusOr<SinkUrl> url = ParseSinkUrl("jsonl:flows.jsonl");
-  if (access(".", W_OK) == 0) {
-    ASSERT_TRUE(url.ok()) << url.status();
-    EXPECT_EQ(url->path, "flows.jsonl");
-  }
+  const std::string missing = ErrorOf("jsonl:missing/flows.jsonl");
+  ASSERT_EQ(chdir(cwd), 0);
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_EQ(url->path, "flows.jsonl");
+  EXPECT_EQ(missing,
+            "-sink=jsonl:missing/flows.jsonl: directory missing: No such file "
+            "or directory");
 }
 
 TEST(SinkUrl, JsonlFileOrStandardOutput) {
