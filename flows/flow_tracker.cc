@@ -104,8 +104,8 @@ tcp::TcpInfo ReadTcpInfo(const parse::RecordView& record) {
 }
 
 // The INET_DIAG_CONG name, without its terminating NUL.
+// REQUIRES: record.Has(inetdiag::kCong).
 absl::string_view CcName(const parse::RecordView& record) {
-  if (!record.Has(inetdiag::kCong)) return {};
   const absl::string_view a = record.attributes[inetdiag::kCong];
   return a.substr(0, a.find('\0'));
 }
@@ -266,8 +266,11 @@ void FlowTracker::OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
     f.min_rtt_us = info.min_rtt;
   }
   f.max_delivery_rate = std::max(f.max_delivery_rate, info.delivery_rate);
-  const absl::string_view cc = CcName(record);
-  if (cc != rep_->cc_names[f.cc]) f.cc = rep_->InternCc(cc);
+  // A destroy event names none: the last one named stays.
+  if (record.Has(inetdiag::kCong)) {
+    const absl::string_view cc = CcName(record);
+    if (cc != rep_->cc_names[f.cc]) f.cc = rep_->InternCc(cc);
+  }
   if (f.overdue && !(f.total == f.recorded)) {
     f.overdue = false;
     rep_->ready.push_back(cookie);

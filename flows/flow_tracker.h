@@ -5,7 +5,8 @@
 //                   LISTEN-state sockets are not flows and are ignored.
 //   OnSnapshot   -> its latest counters (32-bit ones extended across their
 //                   wrap), RTT, lowest min_rtt, highest delivery rate,
-//                   state, congestion control; fields a shorter tcp_info
+//                   state, congestion control (the last one named: a
+//                   destroy event names none); fields a shorter tcp_info
 //                   lacks read as zero
 //   OnFlowClose  -> its final record (kDestroyed or kAbsent), end_time its
 //                   last snapshot's time

@@ -532,17 +532,23 @@ TEST_F(FlowTrackerTest, ShorterTcpInfoReadsOnlyWhatItHolds) {
   EXPECT_EQ(r.limited_by, LimitedBy::kNone);
 }
 
-TEST_F(FlowTrackerTest, CongestionControlIsTheLatestNamed) {
+TEST_F(FlowTrackerTest, CongestionControlIsTheLastNamed) {
   Start();
   CycleAt(0, {MakeInfoMessage(FlowA(), Info(1), sizeof(tcp::TcpInfo), "bbr")},
           {MakeInfoMessage(FlowB(), Info(1), sizeof(tcp::TcpInfo), "reno")});
   CycleAt(1.0,
           {MakeInfoMessage(FlowA(), Info(1), sizeof(tcp::TcpInfo), "cubic")},
           {MakeInfoMessage(FlowB(), Info(1), sizeof(tcp::TcpInfo), "reno")});
+  // A destroy event carries no INET_DIAG_CONG.
+  Destroy(MakeInfoMessage(FlowA(tcp::kClose), Info(2), sizeof(tcp::TcpInfo),
+                          nullptr));
   tracker_.FinishAll();
   std::map<uint64_t, std::vector<FlowRecord>> by = consumer_.ByCookie();
   ASSERT_EQ(by[kA].size(), 2u);
   EXPECT_EQ(by[kA][0].congestion_algorithm, "cubic");
+  EXPECT_EQ(by[kA][1].congestion_algorithm, "cubic");
+  EXPECT_EQ(by[kA][1].end_reason, EndReason::kDestroyed);
+  ASSERT_EQ(by[kB].size(), 2u);
   EXPECT_EQ(by[kB][1].congestion_algorithm, "reno");
 }
 
