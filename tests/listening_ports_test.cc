@@ -1,7 +1,7 @@
 // ListeningPorts against the kernel: listening sockets of the test's own
 // (loopback, in this process's network namespace) are seen by the first
 // dump, other sockets are not, and a port stays for its memory after its
-// listener closed.
+// listener closed, then goes.
 #include "flows/listening_ports.h"
 
 #include <arpa/inet.h>
@@ -74,6 +74,23 @@ TEST(ListeningPorts, SeesListenersOfBothFamiliesAndRemembersThem) {
   close(l6);
   close(b);
   close(l);
+}
+
+TEST(ListeningPorts, ForgetsAPortItsMemoryAfterItsListenerClosed) {
+  uint16_t port = 0;
+  const int fd = BoundSocket(false, true, &port);
+  ListeningPorts ports(absl::Milliseconds(300), absl::Milliseconds(50));
+  ASSERT_TRUE(ports.Start().ok());
+  ASSERT_TRUE(ports.Contains(port));
+  close(fd);
+  const absl::Time closed = absl::Now();
+  while (ports.Contains(port) && absl::Now() < closed + absl::Seconds(5)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const absl::Duration kept = absl::Now() - closed;
+  EXPECT_FALSE(ports.Contains(port));
+  EXPECT_GE(kept, absl::Milliseconds(300));
+  EXPECT_LT(kept, absl::Seconds(2));
 }
 
 TEST(ListeningPorts, SetReplacesTheSetWhenNotStarted) {
