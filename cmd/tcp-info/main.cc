@@ -17,7 +17,6 @@
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
-#include "parse/timestamp.h"
 #include "saver/saver.h"
 
 namespace {
@@ -146,7 +145,7 @@ int main(int argc, char** argv) {
   (*saver)->CloseAll();
   // Every flow still open ends with the daemon: a close event for each,
   // delivered before the event socket closes.
-  telemetry.CloseAllFlows(parse::Timestamp::Now());
+  telemetry.CloseAllFlows();
   if (events) events->Stop(absl::Seconds(2));
   std::fprintf(stderr, "tcp-info: %s%s\n",
                signal != 0 ? "stopped by signal; " : "",
