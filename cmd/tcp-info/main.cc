@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "collector/collector.h"
+#include "collector/debug_observer.h"
 #include "collector/destroy_listener.h"
 #include "collector/flags.h"
 #include "collector/shutdown_signal.h"
@@ -51,13 +54,23 @@ int main(int argc, char** argv) {
     std::fputs(collector::Usage("tcp-info").c_str(), stdout);
     return 0;
   }
-  if (absl::Status s = collector::CheckOutputDirectory(config->output);
-      !s.ok()) {
-    return Fail(kUsageError, std::string(s.message()));
-  }
+  const std::string output = config->output.empty() ? "." : config->output;
+  absl::StatusOr<bool> created =
+      collector::PrepareOutputDirectory(config->output);
+  if (!created.ok())
+    return Fail(kUsageError, std::string(created.status().message()));
   absl::StatusOr<std::string> prefix = collector::UuidPrefix(*config);
   if (!prefix.ok())
     return Fail(kUsageError, std::string(prefix.status().message()));
+  if (config->logx_debug) {
+    collector::WriteDebugLine(absl::StrCat(
+        "output ", output, *created ? " (created)" : " (existing)",
+        ", uuid prefix ", *prefix, ", interval ",
+        absl::FormatDuration(config->interval), ", reps ", config->reps,
+        ", destroy events ", config->destroy_events ? "on" : "off",
+        ", metrics \"", config->prometheus_listen_address,
+        "\", event socket \"", config->eventsocket, "\""));
+  }
 
   // Before the saver starts any thread, so that all of them block the
   // signals and only the polling loop sees them.
@@ -66,7 +79,7 @@ int main(int argc, char** argv) {
   if (!shutdown.ok()) return Fail(1, std::string(shutdown.status().message()));
 
   saver::Options saver_options;
-  saver_options.output_dir = config->output.empty() ? "." : config->output;
+  saver_options.output_dir = output;
   saver_options.uuid_prefix = *prefix;
   absl::StatusOr<std::unique_ptr<saver::Saver>> saver =
       saver::Saver::Create(saver_options);
@@ -96,6 +109,15 @@ int main(int argc, char** argv) {
     events = *std::move(server);
   }
   collector::TelemetryObserver telemetry(&metrics, events.get(), saver->get());
+  // -logx.debug: the same calls, passed through a logging observer.
+  std::unique_ptr<collector::DebugObserver> debug;
+  if (config->logx_debug) {
+    debug =
+        std::make_unique<collector::DebugObserver>(&telemetry, saver->get());
+  }
+  collector::CollectorObserver* observer =
+      debug != nullptr ? static_cast<collector::CollectorObserver*>(debug.get())
+                       : &telemetry;
 
   collector::CollectorOptions options;
   options.interval = config->interval;
@@ -122,7 +144,7 @@ int main(int argc, char** argv) {
   metrics.SetDestroyEventsEnabled(destroy_listener != nullptr);
 
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
-      collector::Collector::Create(options, saver->get(), &telemetry);
+      collector::Collector::Create(options, saver->get(), observer);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
   auto drain_destroy_events = [&] {
