@@ -326,9 +326,12 @@ std::string Usage(absl::string_view program) {
 
 absl::StatusOr<bool> PrepareOutputDirectory(const std::string& output) {
   const std::string dir = output.empty() ? "." : output;
-  auto fail = [&dir](absl::string_view why) {
+  // "-output <dir>: [<component>: ]<why>".
+  auto fail = [&dir](absl::string_view why, const std::string& at = "") {
+    const std::string where =
+        at.empty() || at == dir ? "" : absl::StrCat(at, ": ");
     return absl::FailedPreconditionError(
-        absl::StrCat("-output ", dir, ": ", why));
+        absl::StrCat("-output ", dir, ": ", where, why));
   };
   // mkdir -p, one component at a time from the first; an existing one
   // (EEXIST) is passed, and is checked by the next mkdir or the stat below.
@@ -344,18 +347,18 @@ absl::StatusOr<bool> PrepareOutputDirectory(const std::string& output) {
     }
     const int error = errno;
     if (error != EEXIST) {
-      return fail(absl::StrCat(prefix == dir ? "" : absl::StrCat(prefix, ": "),
-                               "cannot create: ", std::strerror(error)));
+      return fail(absl::StrCat("cannot create: ", std::strerror(error)),
+                  prefix);
     }
     struct stat st;
     if (lstat(prefix.c_str(), &st) == 0 && S_ISLNK(st.st_mode) &&
         stat(prefix.c_str(), &st) != 0 && errno == ENOENT) {
       char target[4096];
       const ssize_t n = readlink(prefix.c_str(), target, sizeof(target));
-      return fail(absl::StrCat(
-          prefix == dir ? "" : absl::StrCat(prefix, ": "),
-          "symbolic link to missing ",
-          absl::string_view(target, n > 0 ? static_cast<size_t>(n) : 0)));
+      return fail(absl::StrCat("symbolic link to missing ",
+                               absl::string_view(
+                                   target, n > 0 ? static_cast<size_t>(n) : 0)),
+                  prefix);
     }
   }
   struct stat st;

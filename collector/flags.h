@@ -15,7 +15,8 @@
 //  - "--" ends the flags; positional arguments are refused;
 //  - -h / -help asks for Usage().
 //
-// Pure functions; thread-safe.
+// Thread-safe. ParseFlags, EnvName and Usage are pure; PrepareOutputDirectory
+// and UuidPrefix touch the file system.
 #ifndef TCPINFO_COLLECTOR_FLAGS_H_
 #define TCPINFO_COLLECTOR_FLAGS_H_
 
