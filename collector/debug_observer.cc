@@ -42,10 +42,8 @@ void WriteDebugLine(absl::string_view text, std::FILE* out) {
   std::fflush(out);
 }
 
-DebugObserver::DebugObserver(CollectorObserver* next, const saver::Saver* saver,
-                             std::FILE* out)
-    : next_(next),
-      saver_(saver),
+DebugObserver::DebugObserver(const saver::Saver* saver, std::FILE* out)
+    : saver_(saver),
       out_(out),
       cycle_log_("", kCyclePeriod, out),
       dump_log_("", kEventPeriod, out),
@@ -67,7 +65,6 @@ void DebugObserver::Bounded(saver::ErrorLog& log,
 
 void DebugObserver::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
                                const parse::RecordView& first) {
-  next_->OnFlowOpen(cookie, timestamp, first);
   Bounded(open_log_, [&] {
     const inetdiag::Msg msg = first.Idm();
     return absl::StrCat("open ", saver_->Uuid(cookie), " ",
@@ -78,20 +75,17 @@ void DebugObserver::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
   });
 }
 
-void DebugObserver::OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
-                               const parse::RecordView& record,
-                               parse::Change change) {
-  next_->OnSnapshot(cookie, timestamp, record, change);
-}
-
-void DebugObserver::OnFlowClose(uint64_t cookie, parse::Timestamp timestamp) {
-  next_->OnFlowClose(cookie, timestamp);
-  Bounded(close_log_,
-          [&] { return absl::StrCat("close ", saver_->Uuid(cookie)); });
+void DebugObserver::OnFlowClose(uint64_t cookie, parse::Timestamp timestamp,
+                                CloseReason reason) {
+  Bounded(close_log_, [&] {
+    return absl::StrCat("close ", saver_->Uuid(cookie),
+                        reason == CloseReason::kDestroyed
+                            ? " (destroy event)"
+                            : " (absent from a complete dump)");
+  });
 }
 
 void DebugObserver::OnCycle(const CycleStats& stats) {
-  next_->OnCycle(stats);
   std::string issues;
   for (const DumpResult& d : stats.dumps) {
     const std::string text = DescribeDumpIssues(d);
@@ -120,7 +114,6 @@ void DebugObserver::OnCycle(const CycleStats& stats) {
 }
 
 void DebugObserver::OnDestroyEvent(bool event_only) {
-  next_->OnDestroyEvent(event_only);
   Bounded(destroy_log_, [&] {
     return std::string(event_only ? "destroy event: a connection no poll saw, "
                                     "archived from the event alone"
@@ -130,7 +123,6 @@ void DebugObserver::OnDestroyEvent(bool event_only) {
 }
 
 void DebugObserver::OnDestroyEventsLost() {
-  next_->OnDestroyEventsLost();
   Bounded(destroy_log_, [] {
     return std::string(
         "destroy events lost (ENOBUFS): those connections close by absence");

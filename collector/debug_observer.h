@@ -1,5 +1,5 @@
-// DebugObserver: the -logx.debug lines. A CollectorObserver that passes
-// every call on to another observer unchanged and writes what the polling
+// DebugObserver: the -logx.debug lines. A CollectorObserver (installed
+// beside the others through ObserverFanout) that writes what the polling
 // loop does, one line each, "tcp-info: debug: ..." on stderr:
 //
 //   cycle     every cycle's counts (dump sizes and times per family,
@@ -10,7 +10,8 @@
 //             errors, ENOBUFS, truncation, ...) and whether closes waited
 //   open      a connection first archived: its uuid (so its file name),
 //             addresses and ports
-//   close     a connection ended: its uuid
+//   close     a connection ended: its uuid, and whether its destroy event
+//             or its absence from the dumps closed it
 //   destroy   a destroy event handled (after polls or alone) or lost
 //
 // The kinds other than cycle are each bounded to about 10 lines a second
@@ -39,17 +40,14 @@ void WriteDebugLine(absl::string_view text, std::FILE* out = stderr);
 
 class DebugObserver : public CollectorObserver {
  public:
-  // `next` (every call is passed on to it) and `saver` (uuids and file
-  // counts) must outlive the observer. Lines go to `out`.
-  DebugObserver(CollectorObserver* next, const saver::Saver* saver,
-                std::FILE* out = stderr);
+  // `saver` (uuids and file counts) must outlive the observer. Lines go to
+  // `out`.
+  explicit DebugObserver(const saver::Saver* saver, std::FILE* out = stderr);
 
   void OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
                   const parse::RecordView& first) override;
-  void OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
-                  const parse::RecordView& record,
-                  parse::Change change) override;
-  void OnFlowClose(uint64_t cookie, parse::Timestamp timestamp) override;
+  void OnFlowClose(uint64_t cookie, parse::Timestamp timestamp,
+                   CloseReason reason) override;
   void OnCycle(const CycleStats& stats) override;
   void OnDestroyEvent(bool event_only) override;
   void OnDestroyEventsLost() override;
@@ -60,7 +58,6 @@ class DebugObserver : public CollectorObserver {
   void Bounded(saver::ErrorLog& log,
                absl::FunctionRef<std::string()> make_text);
 
-  CollectorObserver* next_;
   const saver::Saver* saver_;
   std::FILE* out_;
   saver::ErrorLog cycle_log_;

@@ -14,6 +14,7 @@
 #include "collector/debug_observer.h"
 #include "collector/destroy_listener.h"
 #include "collector/flags.h"
+#include "collector/observer_fanout.h"
 #include "collector/shutdown_signal.h"
 #include "collector/telemetry_observer.h"
 #include "eventsocket/server.h"
@@ -109,15 +110,14 @@ int main(int argc, char** argv) {
     events = *std::move(server);
   }
   collector::TelemetryObserver telemetry(&metrics, events.get(), saver->get());
-  // -logx.debug: the same calls, passed through a logging observer.
+  // -logx.debug: a logging observer beside the telemetry.
   std::unique_ptr<collector::DebugObserver> debug;
   if (config->logx_debug) {
-    debug =
-        std::make_unique<collector::DebugObserver>(&telemetry, saver->get());
+    debug = std::make_unique<collector::DebugObserver>(saver->get());
   }
-  collector::CollectorObserver* observer =
-      debug != nullptr ? static_cast<collector::CollectorObserver*>(debug.get())
-                       : &telemetry;
+  collector::ObserverFanout observers;
+  observers.Add(&telemetry);
+  observers.Add(debug.get());
 
   collector::CollectorOptions options;
   options.interval = config->interval;
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   metrics.SetDestroyEventsEnabled(destroy_listener != nullptr);
 
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
-      collector::Collector::Create(options, saver->get(), observer);
+      collector::Collector::Create(options, saver->get(), &observers);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
   auto drain_destroy_events = [&] {
