@@ -8,16 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "collector/collector.h"
+#include "collector/debug_observer.h"
 #include "collector/destroy_listener.h"
 #include "collector/flags.h"
+#include "collector/observer_fanout.h"
 #include "collector/shutdown_signal.h"
 #include "collector/telemetry_observer.h"
 #include "eventsocket/server.h"
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
-#include "parse/timestamp.h"
 #include "saver/saver.h"
 
 namespace {
@@ -52,13 +55,23 @@ int main(int argc, char** argv) {
     std::fputs(collector::Usage("tcp-info").c_str(), stdout);
     return 0;
   }
-  if (absl::Status s = collector::CheckOutputDirectory(config->output);
-      !s.ok()) {
-    return Fail(kUsageError, std::string(s.message()));
-  }
+  const std::string output = config->output.empty() ? "." : config->output;
+  absl::StatusOr<bool> created =
+      collector::PrepareOutputDirectory(config->output);
+  if (!created.ok())
+    return Fail(kUsageError, std::string(created.status().message()));
   absl::StatusOr<std::string> prefix = collector::UuidPrefix(*config);
   if (!prefix.ok())
     return Fail(kUsageError, std::string(prefix.status().message()));
+  if (config->logx_debug) {
+    collector::WriteDebugLine(absl::StrCat(
+        "output ", output, *created ? " (created)" : " (existing)",
+        ", uuid prefix ", *prefix, ", interval ",
+        absl::FormatDuration(config->interval), ", reps ", config->reps,
+        ", destroy events ", config->destroy_events ? "on" : "off",
+        ", metrics \"", config->prometheus_listen_address,
+        "\", event socket \"", config->eventsocket, "\""));
+  }
 
   // Before the saver starts any thread, so that all of them block the
   // signals and only the polling loop sees them.
@@ -67,7 +80,7 @@ int main(int argc, char** argv) {
   if (!shutdown.ok()) return Fail(1, std::string(shutdown.status().message()));
 
   saver::Options saver_options;
-  saver_options.output_dir = config->output.empty() ? "." : config->output;
+  saver_options.output_dir = output;
   saver_options.uuid_prefix = *prefix;
   absl::StatusOr<std::unique_ptr<saver::Saver>> saver =
       saver::Saver::Create(saver_options);
@@ -97,6 +110,14 @@ int main(int argc, char** argv) {
     events = *std::move(server);
   }
   collector::TelemetryObserver telemetry(&metrics, events.get(), saver->get());
+  // -logx.debug: a logging observer beside the telemetry.
+  std::unique_ptr<collector::DebugObserver> debug;
+  if (config->logx_debug) {
+    debug = std::make_unique<collector::DebugObserver>(saver->get());
+  }
+  collector::ObserverFanout observers;
+  observers.Add(&telemetry);
+  observers.Add(debug.get());
 
   collector::CollectorOptions options;
   options.interval = config->interval;
@@ -123,7 +144,7 @@ int main(int argc, char** argv) {
   metrics.SetDestroyEventsEnabled(destroy_listener != nullptr);
 
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
-      collector::Collector::Create(options, saver->get(), &telemetry);
+      collector::Collector::Create(options, saver->get(), &observers);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
   auto drain_destroy_events = [&] {
@@ -146,7 +167,7 @@ int main(int argc, char** argv) {
   (*saver)->CloseAll();
   // Every flow still open ends with the daemon: a close event for each,
   // delivered before the event socket closes.
-  telemetry.CloseAllFlows(parse::Timestamp::Now());
+  telemetry.CloseAllFlows();
   if (events) events->Stop(absl::Seconds(2));
   std::fprintf(stderr, "tcp-info: %s%s\n",
                signal != 0 ? "stopped by signal; " : "",
