@@ -61,20 +61,6 @@ parse::Timestamp ToTimestamp(absl::Time t) {
   return parse::Timestamp::FromUnixNanos(absl::ToUnixMillis(t) * 1000000);
 }
 
-const char* FamilyName(uint8_t family) {
-  return family == inetdiag::kAfInet6 ? "AF_INET6" : "AF_INET";
-}
-
-std::string IssuesText(const DumpIssueCounts& issues) {
-  std::string out;
-  for (int i = 0; i < kDumpIssueCount; ++i) {
-    if (issues[i] == 0) continue;
-    absl::StrAppend(&out, out.empty() ? "" : " ",
-                    DumpIssueName(static_cast<DumpIssue>(i)), "=", issues[i]);
-  }
-  return out;
-}
-
 void LogLine(absl::string_view line) {
   std::fprintf(stderr, "tcp-info: %.*s\n", static_cast<int>(line.size()),
                line.data());
@@ -330,13 +316,8 @@ void Collector::Rep::LogDumpIssues() {
   if (!suppressed.has_value()) return;
   std::string line = "netlink dump irregularities:";
   for (const DumpResult& d : cycle.dumps) {
-    const std::string issues = IssuesText(d.issues);
-    if (issues.empty()) continue;
-    absl::StrAppend(&line, " ", FamilyName(d.family), " [", issues,
-                    d.error != 0 ? absl::StrCat(" errno=", d.error, " (",
-                                                std::strerror(d.error), ")")
-                                 : std::string(),
-                    d.complete ? "" : " incomplete", "]");
+    const std::string issues = DescribeDumpIssues(d);
+    if (!issues.empty()) absl::StrAppend(&line, " ", issues);
   }
   if (!cycle.complete) {
     absl::StrAppend(&line, "; no connection closed this cycle");

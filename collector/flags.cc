@@ -73,7 +73,10 @@ const std::vector<FlagSpec>& Specs() {
   static const std::vector<FlagSpec>* const specs = new std::vector<FlagSpec>{
       {"output", "string", "\"\" (the current directory)",
        "Directory in which to put the resulting tree of data "
-       "(YYYY/MM/DD/<uuid>.<seq>.jsonl.zst). It must exist and be writable.",
+       "(YYYY/MM/DD/<uuid>.<seq>.jsonl.zst). Created with its parents (mode "
+       "0755 less the umask) if missing; it must then be a writable "
+       "directory. A symbolic link to a directory is followed; a dangling "
+       "one is refused, as by the reference and mkdir -p.",
        false,
        [](absl::string_view v, Config* c) {
          c->output = std::string(v);
@@ -194,6 +197,20 @@ const std::vector<FlagSpec>& Specs() {
        false,
        [](absl::string_view v, Config* c) {
          return SetDuration(v, absl::Seconds(1), &c->flows_active_timeout);
+       }},
+      {"logx.debug", "value", "false",
+       "true or false (Go's spellings): debug lines on stderr, prefixed "
+       "\"tcp-info: debug:\": at start the configuration and whether -output "
+       "was created; each cycle's counts and the archive files created (at "
+       "most one line a second); each connection opened (its uuid, which "
+       "names its files, and addresses) or closed, each dump irregularity "
+       "and destroy event (at most 10 lines a second of each kind, with the "
+       "number held back). As in the reference it is a value flag, not a "
+       "boolean: -logx.debug=true or -logx.debug true; alone it is an "
+       "error.",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetBool(v, &c->logx_debug);
        }},
       {"trace", "", "false", "Accepted for compatibility; has no effect.",
        false,
@@ -357,22 +374,50 @@ std::string Usage(absl::string_view program) {
   return out;
 }
 
-absl::Status CheckOutputDirectory(const std::string& output) {
+absl::StatusOr<bool> PrepareOutputDirectory(const std::string& output) {
   const std::string dir = output.empty() ? "." : output;
+  // "-output <dir>: [<component>: ]<why>".
+  auto fail = [&dir](absl::string_view why, const std::string& at = "") {
+    const std::string where =
+        at.empty() || at == dir ? "" : absl::StrCat(at, ": ");
+    return absl::FailedPreconditionError(
+        absl::StrCat("-output ", dir, ": ", where, why));
+  };
+  // mkdir -p, one component at a time from the first; an existing one
+  // (EEXIST) is passed, and is checked by the next mkdir or the stat below.
+  bool created = false;
+  size_t end = 0;
+  while (end != std::string::npos) {
+    end = dir.find('/', end + 1);
+    const std::string prefix = dir.substr(0, end);
+    if (prefix.empty() || prefix.back() == '/') continue;  // "/" or "a//b"
+    if (mkdir(prefix.c_str(), 0755) == 0) {
+      created = true;
+      continue;
+    }
+    const int error = errno;
+    if (error != EEXIST) {
+      return fail(absl::StrCat("cannot create: ", std::strerror(error)),
+                  prefix);
+    }
+    struct stat st;
+    if (lstat(prefix.c_str(), &st) == 0 && S_ISLNK(st.st_mode) &&
+        stat(prefix.c_str(), &st) != 0 && errno == ENOENT) {
+      char target[4096];
+      const ssize_t n = readlink(prefix.c_str(), target, sizeof(target));
+      return fail(absl::StrCat("symbolic link to missing ",
+                               absl::string_view(
+                                   target, n > 0 ? static_cast<size_t>(n) : 0)),
+                  prefix);
+    }
+  }
   struct stat st;
-  if (stat(dir.c_str(), &st) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("-output ", dir, ": ", std::strerror(errno)));
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("-output ", dir, ": not a directory"));
-  }
+  if (stat(dir.c_str(), &st) != 0) return fail(std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return fail("not a directory");
   if (access(dir.c_str(), W_OK | X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "-output ", dir, ": not writable: ", std::strerror(errno)));
+    return fail(absl::StrCat("not writable: ", std::strerror(errno)));
   }
-  return absl::OkStatus();
+  return created;
 }
 
 absl::StatusOr<std::string> UuidPrefix(const Config& config) {

@@ -4,6 +4,9 @@
 //  - one or two leading dashes: -output=DIR, --output DIR;
 //  - a boolean flag alone means true; otherwise -flag=false (Go's
 //    strconv.ParseBool spellings: 1 0 t f true false TRUE ...);
+//  - every other flag needs a value, -flag=value or -flag value (the next
+//    argument, whatever it is); -logx.debug too: in the reference it is a
+//    flag.Value that is not a bool flag, so it takes true/false like this;
 //  - repeatable flags (-exclude-srcport, -exclude-dstip) add one value per
 //    use; a comma-separated list adds several; -sink takes one URL per use
 //    (a URL may hold commas), and $SINK several separated by white space;
@@ -13,7 +16,8 @@
 //  - "--" ends the flags; positional arguments are refused;
 //  - -h / -help asks for Usage().
 //
-// Pure functions; thread-safe.
+// Thread-safe. ParseFlags, EnvName and Usage are pure; PrepareOutputDirectory
+// and UuidPrefix touch the file system.
 #ifndef TCPINFO_COLLECTOR_FLAGS_H_
 #define TCPINFO_COLLECTOR_FLAGS_H_
 
@@ -48,8 +52,9 @@ struct Config {
   std::vector<std::string> sinks;
   size_t sink_queue_size = 65536;
   absl::Duration flows_active_timeout = absl::Seconds(60);
-  bool trace = false;  // accepted for compatibility; no effect
-  bool help = false;   // -h or -help was given; nothing else is checked
+  bool logx_debug = false;  // -logx.debug: debug lines on stderr
+  bool trace = false;       // accepted for compatibility; no effect
+  bool help = false;        // -h or -help was given; nothing else is checked
 };
 
 // Looks up an environment variable; nullopt if unset.
@@ -69,9 +74,17 @@ std::string EnvName(absl::string_view flag);
 // The -help text: every flag, its default, its variable and what it does.
 std::string Usage(absl::string_view program);
 
-// Checks that `output` ("" = ".") is an existing, writable directory.
-// FailedPrecondition with one line naming the problem otherwise.
-absl::Status CheckOutputDirectory(const std::string& output);
+// Makes `output` ("" = ".", relative to the working directory) ready:
+// creates it and any missing parents, as mkdir -p and the reference's
+// os.MkdirAll do (mode 0755 less the umask), then checks that it is a
+// directory this process may write to. Symbolic links on the way are
+// followed; one that dangles (its target missing) is refused rather than
+// its target created, as mkdir -p and os.MkdirAll refuse it. Returns
+// whether it created anything; FailedPrecondition with one line naming
+// the path and the problem otherwise (a component that is a file, no
+// permission, read-only file system, a dangling link). A failure may leave
+// the parents it created.
+absl::StatusOr<bool> PrepareOutputDirectory(const std::string& output);
 
 // The uuid prefix: the contents of uuid_prefix_file without trailing
 // whitespace, or saver::DefaultUuidPrefix() if none was given.

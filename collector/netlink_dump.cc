@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "inetdiag/inet_diag.h"
 
 namespace collector {
@@ -32,6 +33,23 @@ const char* DumpIssueName(DumpIssue issue) {
       return "socket_error";
   }
   return "unknown";
+}
+
+std::string DescribeDumpIssues(const DumpResult& dump) {
+  std::string issues;
+  for (int i = 0; i < kDumpIssueCount; ++i) {
+    if (dump.issues[i] == 0) continue;
+    absl::StrAppend(&issues, issues.empty() ? "" : " ",
+                    DumpIssueName(static_cast<DumpIssue>(i)), "=",
+                    dump.issues[i]);
+  }
+  if (issues.empty()) return issues;
+  return absl::StrCat(
+      dump.family == inetdiag::kAfInet6 ? "AF_INET6" : "AF_INET", " [", issues,
+      dump.error != 0 ? absl::StrCat(" errno=", dump.error, " (",
+                                     std::strerror(dump.error), ")")
+                      : std::string(),
+      dump.complete ? "" : " incomplete", "]");
 }
 
 namespace {

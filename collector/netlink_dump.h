@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
@@ -55,6 +56,10 @@ struct DumpResult {
     return issues[static_cast<int>(issue)];
   }
 };
+
+// The irregularities of `dump` for a log line: "AF_INET6 [interrupted=1
+// incomplete]", with "errno=N (text)" when it has one; "" when it had none.
+std::string DescribeDumpIssues(const DumpResult& dump);
 
 // One SOCK_DIAG_BY_FAMILY message: its payload (the inet_diag_msg and its
 // attributes; writable, so that it can be anonymized in place), the time

@@ -58,7 +58,8 @@ void TelemetryObserver::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
   open_.insert(cookie);
   metrics_->CountFlowOpen();
   if (events_ != nullptr) {
-    events_->FlowCreated(timestamp, saver_->Uuid(cookie), first.Idm().id);
+    events_->FlowCreated(parse::Timestamp::Now(), saver_->Uuid(cookie),
+                         first.Idm().id);
   }
 }
 
@@ -76,7 +77,9 @@ void TelemetryObserver::OnFlowClose(uint64_t cookie, parse::Timestamp timestamp,
   open_.erase(cookie);
   metrics_->CountFlowClose();
   metrics_->rates().Close(cookie);
-  if (events_ != nullptr) events_->FlowDeleted(timestamp, saver_->Uuid(cookie));
+  if (events_ != nullptr) {
+    events_->FlowDeleted(parse::Timestamp::Now(), saver_->Uuid(cookie));
+  }
 }
 
 void TelemetryObserver::OnCycle(const CycleStats& stats) {
@@ -116,12 +119,12 @@ void TelemetryObserver::OnCycle(const CycleStats& stats) {
   repaired_seen_ = s.repaired_files;
 }
 
-size_t TelemetryObserver::CloseAllFlows(parse::Timestamp timestamp) {
+size_t TelemetryObserver::CloseAllFlows() {
   const size_t n = open_.size();
   for (uint64_t cookie : open_) {
     metrics_->CountFlowClose();
     if (events_ != nullptr) {
-      events_->FlowDeleted(timestamp, saver_->Uuid(cookie));
+      events_->FlowDeleted(parse::Timestamp::Now(), saver_->Uuid(cookie));
     }
   }
   open_.clear();

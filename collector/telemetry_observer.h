@@ -19,10 +19,13 @@
 // It remembers which flows are open so that CloseAllFlows() can send a
 // close event for each at shutdown.
 //
-// Clocks: events carry the wall-clock timestamps the collector passes (they
-// follow a stepped clock, as the archives do); every duration and the rate
-// observations' one-second pacing use the monotonic clock, so a step of the
-// wall clock adds no absurd observation and never pauses the rates.
+// Clocks: each event is stamped, as the reference stamps it, with the wall
+// clock (CLOCK_REALTIME, nanoseconds) read when the event is made, not with
+// the snapshot's millisecond timestamp the collector passes: one
+// clock_gettime (a vDSO call, no system call) per open or close event, none
+// per snapshot, and none without an event socket. Every duration and the
+// rate observations' one-second pacing use the monotonic clock, so a step
+// of the wall clock adds no absurd observation and never pauses the rates.
 //
 // Thread contract: as CollectorObserver, every call on the polling thread.
 // Cost per call: atomic adds and, for open/close, one uuid string and one
@@ -61,8 +64,8 @@ class TelemetryObserver : public CollectorObserver {
   void OnDestroyEventsLost() override;
 
   // Shutdown: a close event (and flow_events{close}) for every flow still
-  // open, stamped `timestamp`. Returns how many.
-  size_t CloseAllFlows(parse::Timestamp timestamp);
+  // open, each stamped when it is made. Returns how many.
+  size_t CloseAllFlows();
 
   size_t open_flows() const { return open_.size(); }
 

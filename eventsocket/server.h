@@ -64,6 +64,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // `timestamp` is written as the event's Timestamp, to the nanosecond; the
+  // reference, and collector::TelemetryObserver, pass the wall-clock time
+  // the event is made (not a snapshot's).
+  //
   // A connection was first archived under `uuid`. Never blocks.
   void FlowCreated(parse::Timestamp timestamp, absl::string_view uuid,
                    const inetdiag::SockId& id);

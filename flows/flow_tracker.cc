@@ -104,8 +104,8 @@ tcp::TcpInfo ReadTcpInfo(const parse::RecordView& record) {
 }
 
 // The INET_DIAG_CONG name, without its terminating NUL.
+// REQUIRES: record.Has(inetdiag::kCong).
 absl::string_view CcName(const parse::RecordView& record) {
-  if (!record.Has(inetdiag::kCong)) return {};
   const absl::string_view a = record.attributes[inetdiag::kCong];
   return a.substr(0, a.find('\0'));
 }
@@ -113,6 +113,8 @@ absl::string_view CcName(const parse::RecordView& record) {
 uint8_t StateOf(const parse::RecordView& record) {
   return static_cast<uint8_t>(record.raw_idm[offsetof(inetdiag::Msg, state)]);
 }
+
+static_assert(sizeof(Flow) <= 280, "a flow's memory (see flow_tracker.h)");
 
 }  // namespace
 
@@ -133,6 +135,11 @@ struct FlowTracker::Rep {
         consumer(c),
         timeout_ns(absl::ToInt64Nanoseconds(options.active_timeout)) {
     cc_names.emplace_back();
+  }
+
+  Flow* Find(uint64_t cookie) {
+    const auto it = flows.find(cookie);
+    return it == flows.end() ? nullptr : it->second.get();
   }
 
   // Queues `f` for an interim record at `due_ns` (never before the last
@@ -199,7 +206,9 @@ struct FlowTracker::Rep {
   RecordConsumer* const consumer;
   const int64_t timeout_ns;
   ListeningPorts listening;
-  absl::flat_hash_map<uint64_t, Flow> flows;
+  // Each flow on the heap, so that the table's free slots cost a pointer,
+  // not a Flow, and a closed flow's memory goes back at once.
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Flow>> flows;
   std::deque<Due> queue;              // by due_ns
   std::vector<uint64_t> opened;       // since the last cycle, not yet queued
   std::vector<uint64_t> ready;        // overdue flows that moved since
@@ -225,9 +234,10 @@ void FlowTracker::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
                              const parse::RecordView& first) {
   const inetdiag::Msg msg = first.Idm();
   if (msg.state == tcp::kListen) return;
-  const auto [it, inserted] = rep_->flows.try_emplace(cookie);
-  if (!inserted) return;
-  Flow& f = it->second;
+  std::unique_ptr<Flow>& slot = rep_->flows[cookie];
+  if (slot != nullptr) return;
+  slot = std::make_unique<Flow>();
+  Flow& f = *slot;
   f.start_ns = Nanos(timestamp);
   f.last_ns = f.start_ns;
   f.local = collector::IpAddress::FromSockId(msg.family, msg.id.src);
@@ -240,9 +250,9 @@ void FlowTracker::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
 
 void FlowTracker::OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
                              const parse::RecordView& record, parse::Change) {
-  const auto it = rep_->flows.find(cookie);
-  if (it == rep_->flows.end()) return;
-  Flow& f = it->second;
+  Flow* const found = rep_->Find(cookie);
+  if (found == nullptr) return;
+  Flow& f = *found;
   const tcp::TcpInfo info = ReadTcpInfo(record);
   FlowCounters& t = f.total;
   Advance64(&t.bytes_acked, info.bytes_acked);
@@ -266,8 +276,11 @@ void FlowTracker::OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
     f.min_rtt_us = info.min_rtt;
   }
   f.max_delivery_rate = std::max(f.max_delivery_rate, info.delivery_rate);
-  const absl::string_view cc = CcName(record);
-  if (cc != rep_->cc_names[f.cc]) f.cc = rep_->InternCc(cc);
+  // A destroy event names none: the last one named stays.
+  if (record.Has(inetdiag::kCong)) {
+    const absl::string_view cc = CcName(record);
+    if (cc != rep_->cc_names[f.cc]) f.cc = rep_->InternCc(cc);
+  }
   if (f.overdue && !(f.total == f.recorded)) {
     f.overdue = false;
     rep_->ready.push_back(cookie);
@@ -278,7 +291,7 @@ void FlowTracker::OnFlowClose(uint64_t cookie, parse::Timestamp,
                               collector::CloseReason reason) {
   const auto it = rep_->flows.find(cookie);
   if (it == rep_->flows.end()) return;
-  rep_->Emit(cookie, it->second, RecordKind::kFinal,
+  rep_->Emit(cookie, *it->second, RecordKind::kFinal,
              reason == collector::CloseReason::kDestroyed
                  ? EndReason::kDestroyed
                  : EndReason::kAbsent);
@@ -289,25 +302,23 @@ void FlowTracker::OnCycle(const collector::CycleStats& stats) {
   Rep& r = *rep_;
   const int64_t now = MonotonicNanos(stats.monotonic_start);
   for (uint64_t cookie : r.opened) {
-    const auto it = r.flows.find(cookie);
-    if (it != r.flows.end() && it->second.due_ns == kUnscheduled &&
-        !it->second.overdue) {
-      r.Schedule(cookie, it->second, now + r.timeout_ns);
+    Flow* const f = r.Find(cookie);
+    if (f != nullptr && f->due_ns == kUnscheduled && !f->overdue) {
+      r.Schedule(cookie, *f, now + r.timeout_ns);
     }
   }
   r.opened.clear();
   for (uint64_t cookie : r.ready) {
-    const auto it = r.flows.find(cookie);
-    if (it != r.flows.end()) r.HandleDue(cookie, it->second, now);
+    if (Flow* const f = r.Find(cookie)) r.HandleDue(cookie, *f, now);
   }
   r.ready.clear();
   while (!r.queue.empty() && r.queue.front().due_ns <= now) {
     const Due d = r.queue.front();
     r.queue.pop_front();
-    const auto it = r.flows.find(d.cookie);
+    Flow* const f = r.Find(d.cookie);
     // Gone, or an entry of an earlier flow with the same cookie.
-    if (it == r.flows.end() || it->second.due_ns != d.due_ns) continue;
-    r.HandleDue(d.cookie, it->second, now);
+    if (f == nullptr || f->due_ns != d.due_ns) continue;
+    r.HandleDue(d.cookie, *f, now);
   }
 }
 
@@ -315,7 +326,7 @@ size_t FlowTracker::FinishAll() {
   Rep& r = *rep_;
   const size_t n = r.flows.size();
   for (auto& [cookie, flow] : r.flows) {
-    r.Emit(cookie, flow, RecordKind::kFinal, EndReason::kDaemonStop);
+    r.Emit(cookie, *flow, RecordKind::kFinal, EndReason::kDaemonStop);
   }
   r.flows.clear();
   r.queue.clear();

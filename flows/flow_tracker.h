@@ -5,7 +5,8 @@
 //                   LISTEN-state sockets are not flows and are ignored.
 //   OnSnapshot   -> its latest counters (32-bit ones extended across their
 //                   wrap), RTT, lowest min_rtt, highest delivery rate,
-//                   state, congestion control; fields a shorter tcp_info
+//                   state, congestion control (the last one named: a
+//                   destroy event names none); fields a shorter tcp_info
 //                   lacks read as zero
 //   OnFlowClose  -> its final record (kDestroyed or kAbsent), end_time its
 //                   last snapshot's time
@@ -35,9 +36,11 @@
 // record is made (any family, any local address), else kOut; every later
 // record of the flow carries the same direction.
 //
-// Memory: one entry of ~290 bytes per open flow (two sets of twelve 64-bit
-// counters are 192 of them: the latest, and those of the previous record)
-// and 16 bytes in the queue; nothing is allocated per snapshot.
+// Memory: one heap block of 280 bytes per open flow (two sets of twelve
+// 64-bit counters are 192 of them: the latest, and those at the previous
+// record, which exact deltas need), its table slot and 16 bytes in the
+// queue: about 340 bytes of heap per open flow (bench/flows_bench). The
+// block is allocated when the flow opens; nothing per snapshot.
 //
 // Thread contract: as CollectorObserver, every call on the polling thread.
 #ifndef TCPINFO_FLOWS_FLOW_TRACKER_H_

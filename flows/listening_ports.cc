@@ -11,7 +11,8 @@
 
 namespace flows {
 
-ListeningPorts::ListeningPorts() = default;
+ListeningPorts::ListeningPorts(absl::Duration memory, absl::Duration period)
+    : memory_(memory), period_(period) {}
 
 ListeningPorts::~ListeningPorts() {
   if (!thread_.joinable()) return;
@@ -61,7 +62,7 @@ void ListeningPorts::Refresh() {
   }
   // An incomplete dump may have missed a listener: forget nothing then.
   if (complete) {
-    const auto memory = absl::ToChronoNanoseconds(kMemory);
+    const auto memory = absl::ToChronoNanoseconds(memory_);
     absl::erase_if(last_seen_, [&](const auto& seen) {
       return now - seen.second > memory;
     });
@@ -75,7 +76,7 @@ void ListeningPorts::Refresh() {
 }
 
 void ListeningPorts::Watch() {
-  const auto period = absl::ToChronoNanoseconds(kPeriod);
+  const auto period = absl::ToChronoNanoseconds(period_);
   std::unique_lock<std::mutex> lock(mu_);
   while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
     lock.unlock();

@@ -3,11 +3,12 @@
 //
 // Start() opens a NETLINK_SOCK_DIAG socket (in the calling thread's network
 // namespace), dumps the LISTEN-state sockets of both families once at once,
-// then once a second on a thread of its own. A port is listening from the
-// dump that first shows it until kMemory after the last dump that showed
-// it. The set is published as a bitset of 65536 atomic bits, so Contains()
-// never waits: the polling thread reads a word, the watcher writes it.
-// Without Start() the set is what Set() made it (tests).
+// then every `period` (kPeriod, a second) on a thread of its own. A port is
+// listening from the dump that first shows it until `memory` (kMemory) after
+// the last complete dump that showed it. The set is published as a bitset of
+// 65536 atomic bits, so Contains() never waits: the polling thread reads a
+// word, the watcher writes it. Without Start() the set is what Set() made it
+// (tests).
 //
 // Thread contract: Contains() from any thread; Start(), Set() and the
 // destructor (which stops the thread) from the owner's thread.
@@ -41,7 +42,8 @@ class ListeningPorts {
   // Time between dumps.
   static constexpr absl::Duration kPeriod = absl::Seconds(1);
 
-  ListeningPorts();
+  explicit ListeningPorts(absl::Duration memory = kMemory,
+                          absl::Duration period = kPeriod);
   ~ListeningPorts();
   ListeningPorts(const ListeningPorts&) = delete;
   ListeningPorts& operator=(const ListeningPorts&) = delete;
@@ -51,7 +53,7 @@ class ListeningPorts {
   // REQUIRES: called at most once.
   absl::Status Start();
 
-  // Whether `port` is listening (or was within kMemory).
+  // Whether `port` is listening (or was within the memory).
   bool Contains(uint16_t port) const {
     return (bits_[port >> 6].load(std::memory_order_relaxed) >> (port & 63)) &
            1;
@@ -74,11 +76,13 @@ class ListeningPorts {
 
   std::array<std::atomic<uint64_t>, kWords> bits_{};
   std::atomic<int64_t> dumps_{0};
+  const absl::Duration memory_;
+  const absl::Duration period_;
 
   // The watcher's own.
   std::unique_ptr<collector::DumpSocket> socket_;
   // When each port was last seen listening (monotonic), for those seen
-  // within kMemory.
+  // within memory_.
   absl::flat_hash_map<uint16_t, std::chrono::steady_clock::time_point>
       last_seen_;
 

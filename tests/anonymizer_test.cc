@@ -12,27 +12,15 @@
 #include "collector/ip_address.h"
 #include "gtest/gtest.h"
 #include "inetdiag/inet_diag.h"
+#include "tests/collector_fakes.h"
 
 namespace collector {
 namespace {
 
+using collector_test::AppendAttribute;
+using collector_test::Ip;
+
 constexpr char kKey[] = "bgp-secret-key";
-
-IpAddress Ip(const char* text) {
-  absl::StatusOr<IpAddress> a = ParseIpAddress(text);
-  EXPECT_TRUE(a.ok()) << text;
-  return a.ok() ? *a : IpAddress{};
-}
-
-// Appends a netlink attribute (header, payload, padding to 4 bytes).
-void AppendAttribute(uint16_t type, const std::string& payload,
-                     std::string* out) {
-  const uint16_t length = static_cast<uint16_t>(4 + payload.size());
-  out->append(reinterpret_cast<const char*>(&length), 2);
-  out->append(reinterpret_cast<const char*>(&type), 2);
-  out->append(payload);
-  out->append((4 - payload.size() % 4) % 4, '\0');
-}
 
 // One struct tcp_diag_md5sig: family, prefix length, key length, address,
 // key (100 bytes).

@@ -1,8 +1,10 @@
 // Test doubles for the collector: a DumpSource that replays scripted
-// messages and a Saver that records what it is asked to do.
+// messages, a Saver that records what it is asked to do, a collector built
+// on both, and hand-made inet_diag messages.
 #ifndef TCPINFO_TESTS_COLLECTOR_FAKES_H_
 #define TCPINFO_TESTS_COLLECTOR_FAKES_H_
 
+#include <arpa/inet.h>
 #include <linux/netlink.h>
 
 #include <cstdint>
@@ -12,10 +14,15 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "collector/collector.h"
+#include "collector/ip_address.h"
 #include "collector/netlink_dump.h"
+#include "collector/observer.h"
+#include "gtest/gtest.h"
 #include "inetdiag/inet_diag.h"
 #include "parse/record_view.h"
 #include "saver/saver.h"
+#include "tcp/tcp_info.h"
 
 namespace collector_test {
 
@@ -120,17 +127,62 @@ class RecordingSaver : public saver::Saver {
   int close_alls = 0;
 };
 
+// A collector dumping `script`, writing to `saver` and reporting to the
+// observer it is started with.
+struct ScriptedCollector {
+  ScriptedSource::Script script;
+  RecordingSaver saver;
+
+  std::unique_ptr<collector::Collector> Start(
+      const collector::CollectorOptions& options,
+      collector::CollectorObserver* observer) {
+    return collector::Collector::CreateWithSource(
+        options, std::make_unique<ScriptedSource>(&script), &saver, observer);
+  }
+};
+
+// Parses an address; fails the test (and returns an empty one) if it is
+// not one.
+inline collector::IpAddress Ip(const char* text) {
+  absl::StatusOr<collector::IpAddress> a = collector::ParseIpAddress(text);
+  EXPECT_TRUE(a.ok()) << text;
+  return a.ok() ? *a : collector::IpAddress{};
+}
+
+// An inet_diag_msg between two addresses of the same family.
+inline inetdiag::Msg MakeMsg(const char* src, uint16_t sport, const char* dst,
+                             uint16_t dport, uint64_t cookie,
+                             uint8_t state = tcp::kEstablished) {
+  inetdiag::Msg m{};
+  const collector::IpAddress s = Ip(src), d = Ip(dst);
+  m.family = s.family;
+  m.state = state;
+  m.id.sport_be = htons(sport);
+  m.id.dport_be = htons(dport);
+  std::memcpy(m.id.src, s.bytes.data(), 16);
+  std::memcpy(m.id.dst, d.bytes.data(), 16);
+  m.id.cookie[0] = static_cast<uint32_t>(cookie);
+  m.id.cookie[1] = static_cast<uint32_t>(cookie >> 32);
+  return m;
+}
+
+// Appends a netlink attribute (header, payload, padding to 4 bytes).
+inline void AppendAttribute(uint16_t type, const std::string& payload,
+                            std::string* out) {
+  const uint16_t length = static_cast<uint16_t>(4 + payload.size());
+  out->append(reinterpret_cast<const char*>(&length), 2);
+  out->append(reinterpret_cast<const char*>(&type), 2);
+  out->append(payload);
+  out->append((4 - payload.size() % 4) % 4, '\0');
+}
+
 // An inet_diag message payload: `msg` followed by one INET_DIAG_INFO
 // attribute of `info_size` bytes filled with `fill`.
 inline std::string MakeMessage(const inetdiag::Msg& msg, size_t info_size,
                                uint8_t fill) {
   std::string out(reinterpret_cast<const char*>(&msg), sizeof(msg));
-  const uint16_t len = static_cast<uint16_t>(4 + info_size);
-  const uint16_t type = inetdiag::kInfo;
-  out.append(reinterpret_cast<const char*>(&len), 2);
-  out.append(reinterpret_cast<const char*>(&type), 2);
-  out.append(info_size, static_cast<char>(fill));
-  out.append((4 - out.size() % 4) % 4, '\0');
+  AppendAttribute(inetdiag::kInfo,
+                  std::string(info_size, static_cast<char>(fill)), &out);
   return out;
 }
 

@@ -37,34 +37,13 @@ namespace {
 
 using collector_test::Concatenate;
 using collector_test::DumpBuffer;
+using collector_test::Ip;
 using collector_test::MakeMessage;
+using collector_test::MakeMsg;
 using collector_test::RecordingSaver;
 using collector_test::ScriptedSource;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
-
-IpAddress Ip(const char* text) {
-  absl::StatusOr<IpAddress> a = ParseIpAddress(text);
-  EXPECT_TRUE(a.ok()) << text;
-  return *a;
-}
-
-// An inet_diag_msg between two addresses of the same family.
-inetdiag::Msg MakeMsg(const char* src, uint16_t sport, const char* dst,
-                      uint16_t dport, uint64_t cookie,
-                      uint8_t state = tcp::kEstablished) {
-  inetdiag::Msg m{};
-  const IpAddress s = Ip(src), d = Ip(dst);
-  m.family = s.family;
-  m.state = state;
-  m.id.sport_be = htons(sport);
-  m.id.dport_be = htons(dport);
-  std::memcpy(m.id.src, s.bytes.data(), 16);
-  std::memcpy(m.id.dst, d.bytes.data(), 16);
-  m.id.cookie[0] = static_cast<uint32_t>(cookie);
-  m.id.cookie[1] = static_cast<uint32_t>(cookie >> 32);
-  return m;
-}
 
 // The messages (netlink header included) of the real M-Lab dump.
 std::vector<std::string> RealDumpMessages() {
@@ -551,16 +530,13 @@ class RecordingObserver : public CollectorObserver {
 
 // A collector's doubles: the dumps it is given, and a saver and an observer
 // that record what it does.
-struct ScriptedRun {
-  ScriptedSource::Script script;
-  RecordingSaver saver;
+struct ScriptedRun : collector_test::ScriptedCollector {
   RecordingObserver observer;
 
   // A collector with `options` dumping `script`, writing to `saver` and
   // reporting to `observer`.
   std::unique_ptr<Collector> Start(const CollectorOptions& options = {}) {
-    return Collector::CreateWithSource(
-        options, std::make_unique<ScriptedSource>(&script), &saver, &observer);
+    return ScriptedCollector::Start(options, &observer);
   }
 };
 

@@ -29,6 +29,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "parse/timestamp.h"
 #include "tests/eventsocket_reader.h"
 #include "tests/metrics_scrape.h"
 #include "tests/testutil/farm.h"
@@ -161,6 +162,9 @@ TEST(EventSocketIntegration, OwnConnectionOpenCloseAndMetricsFromLiveDaemon) {
     ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
     ASSERT_EQ(listen(listener, 4), 0);
   });
+  // The open event is made after this (the connection does not exist yet)
+  // and before its line is read.
+  const parse::Timestamp before_connect = parse::Timestamp::Now();
   InNamespace(name + "-cli", [&] {
     client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -202,6 +206,20 @@ TEST(EventSocketIntegration, OwnConnectionOpenCloseAndMetricsFromLiveDaemon) {
   const int open_index = find_line(open_id);
   ASSERT_GE(open_index, 0) << ReadText(daemon_log);
   EXPECT_EQ(reader.lines()[open_index].rfind(open_prefix, 0), 0u);
+  {
+    // Stamped when the event was made, with nanoseconds (the snapshot's
+    // stamp is a whole millisecond), as the reference stamps it.
+    const parse::Timestamp seen = parse::Timestamp::Now();
+    const std::string line = reader.lines()[open_index];
+    const size_t end = line.find('"', open_prefix.size());
+    const std::string text =
+        line.substr(open_prefix.size(), end - open_prefix.size());
+    absl::StatusOr<parse::Timestamp> stamp = parse::ParseRfc3339(text);
+    ASSERT_TRUE(stamp.ok()) << line;
+    EXPECT_FALSE(*stamp < before_connect) << text;
+    EXPECT_FALSE(seen < *stamp) << text;
+    EXPECT_EQ(parse::FormatRfc3339(*stamp), text);
+  }
 
   // Churn hundreds of connections with the stalled client attached. Once
   // its socket buffer is full, a server that writes synchronously (the

@@ -12,8 +12,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "eventsocket/bounded_queue.h"
 #include "eventsocket/flow_event.h"
@@ -92,6 +94,29 @@ TEST(FlowEvent, ReproducesReferenceSampleByteForByte) {
       JsonLine(EventType::kClose, "2026-11-22T01:26:47.784302476Z",
                "vm_1795310322_unsafe_00000000000013FD");
   EXPECT_EQ(produced, sample);
+}
+
+TEST(FlowEvent, TimestampIsRfc3339NanosecondsTrimmedAsTheReference) {
+  // Go's time.Time.MarshalJSON: UTC, nanoseconds without trailing zeros,
+  // no fraction at all when it is zero.
+  const std::vector<std::pair<parse::Timestamp, std::string>> cases = {
+      {{1795310805, 264601601}, "2026-11-22T01:26:45.264601601Z"},
+      {{1795310805, 264601600}, "2026-11-22T01:26:45.2646016Z"},
+      {{1795310805, 264600000}, "2026-11-22T01:26:45.2646Z"},
+      {{1795310805, 100000000}, "2026-11-22T01:26:45.1Z"},
+      {{1795310805, 1}, "2026-11-22T01:26:45.000000001Z"},
+      {{1795310805, 0}, "2026-11-22T01:26:45Z"},
+  };
+  for (const auto& [timestamp, text] : cases) {
+    FlowEvent event;
+    event.type = EventType::kClose;
+    event.timestamp = timestamp;
+    event.SetUuid("u");
+    std::string line;
+    AppendJsonLine(event, &line);
+    EXPECT_EQ(line, absl::StrCat("{\"Event\":1,\"Timestamp\":\"", text,
+                                 "\",\"UUID\":\"u\",\"ID\":null}\n"));
+  }
 }
 
 TEST(FlowEvent, WritesCookieInterfaceAndIpv6AsTheReference) {

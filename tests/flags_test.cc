@@ -1,10 +1,13 @@
 // Flags of tcp-info: Go-compatible syntax, environment variables, errors.
 #include "collector/flags.h"
 
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -12,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/reference_flags.h"
 
 namespace collector {
 namespace {
@@ -95,6 +99,93 @@ TEST(Flags, AcceptsTheOlderReferenceFlags) {
   EXPECT_TRUE(c->trace);
 }
 
+TEST(Flags, LogxDebugIsAValueFlagTakingABoolean) {
+  // The reference's -logx.debug is a flag.Value that is not a bool flag:
+  // Go's flag package gives it the next argument when no "=" follows.
+  EXPECT_FALSE(Parse({})->logx_debug);
+  EXPECT_TRUE(Parse({"-logx.debug=true"})->logx_debug);
+  EXPECT_TRUE(Parse({"--logx.debug", "true"})->logx_debug);
+  EXPECT_TRUE(Parse({"-logx.debug", "1", "-reps=2"})->logx_debug);
+  EXPECT_EQ(Parse({"-logx.debug", "1", "-reps=2"})->reps, 2);
+  EXPECT_FALSE(Parse({"-logx.debug", "false"})->logx_debug);
+  EXPECT_FALSE(Parse({"-logx.debug=F"})->logx_debug);
+  EXPECT_TRUE(Parse({}, {{"LOGX_DEBUG", "true"}})->logx_debug);
+  EXPECT_FALSE(
+      Parse({"-logx.debug=false"}, {{"LOGX_DEBUG", "true"}})->logx_debug);
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"-logx.debug"}, "flag needs an argument: -logx.debug"},
+           {{"-logx.debug", "-reps=1"},
+            "invalid value \"-reps=1\" for flag -logx.debug"},
+           {{"-logx.debug=maybe"},
+            "invalid value \"maybe\" for flag -logx.debug"},
+       }) {
+    absl::StatusOr<Config> r = Parse(c.args);
+    ASSERT_FALSE(r.ok()) << c.args[0];
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.message));
+  }
+  absl::StatusOr<Config> r = Parse({}, {{"LOGX_DEBUG", "yes"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("$LOGX_DEBUG"));
+}
+
+// Every flag of the reference's whole -help is accepted with the reference's
+// syntax, on the command line and from the environment.
+TEST(Flags, AcceptsEveryReferenceFlagWithItsSyntax) {
+  const std::vector<testutil::ReferenceFlag> flags = testutil::ReferenceFlags();
+  ASSERT_EQ(flags.size(), 10u);  // the file's flags: the parse found them
+  for (const testutil::ReferenceFlag& f : flags) {
+    SCOPED_TRACE("-" + f.name);
+    const std::string var = EnvName(f.name);
+    std::vector<std::vector<std::string>> accepted;
+    std::vector<std::vector<std::string>> refused;
+    if (f.kind.empty()) {  // a boolean: alone, or with "="
+      accepted = {{"-" + f.name},
+                  {"--" + f.name},
+                  {"-" + f.name + "=true"},
+                  {"-" + f.name + "=false", "-reps=1"}};
+      refused = {{"-" + f.name, "true"}};  // never takes the next argument
+    } else {  // needs a value: with "=" or the next argument
+      accepted = {{"-" + f.name + "=" + f.sample},
+                  {"--" + f.name + "=" + f.sample},
+                  {"-" + f.name, f.sample},
+                  {"-" + f.name, f.sample, "-reps=1"}};
+      refused = {{"-" + f.name}};
+    }
+    for (const auto& args : accepted) {
+      absl::StatusOr<Config> c = Parse(args);
+      EXPECT_TRUE(c.ok()) << args[0] << ": " << c.status();
+      if (c.ok() && args.back() == "-reps=1") {
+        EXPECT_EQ(c->reps, 1);
+      }
+    }
+    for (const auto& args : refused) {
+      EXPECT_FALSE(Parse(args).ok()) << args[0];
+    }
+    const std::string env_value = f.kind.empty() ? "true" : f.sample;
+    absl::StatusOr<Config> c = Parse({}, {{var, env_value}});
+    EXPECT_TRUE(c.ok()) << "$" << var << "=" << env_value << ": " << c.status();
+    // The variable is read: a bad value in it is an error naming it
+    // (strings accept anything, so only the others can be checked so).
+    if (f.kind != "string" && f.name != "uuid-prefix-file") {
+      absl::StatusOr<Config> bad = Parse({}, {{var, "not,a;value"}});
+      ASSERT_FALSE(bad.ok()) << "$" << var;
+      EXPECT_THAT(std::string(bad.status().message()), HasSubstr("$" + var));
+    }
+  }
+}
+
+TEST(Flags, HelpListsEveryReferenceFlag) {
+  const std::string usage = Usage("tcp-info");
+  for (const testutil::ReferenceFlag& f : testutil::ReferenceFlags()) {
+    EXPECT_THAT(usage, HasSubstr("\n  -" + f.name + " "));
+    EXPECT_THAT(usage, HasSubstr("[$" + EnvName(f.name) + "]"));
+  }
+}
+
 TEST(Flags, EnvironmentNamesAreUpperCaseWithUnderscores) {
   EXPECT_EQ(EnvName("prometheusx.listen-address"),
             "PROMETHEUSX_LISTEN_ADDRESS");
@@ -162,26 +253,160 @@ TEST(Flags, HelpDocumentsEveryFlagAndItsVariable) {
        {"-output", "-reps", "-interval", "-exclude-srcport", "-exclude-dstip",
         "-anonymize.ip", "-uuid-prefix-file", "-include-local",
         "-prometheusx.listen-address", "-tcpinfo.eventsocket",
-        "-destroy-events", "-trace", "-help"}) {
+        "-destroy-events", "-logx.debug", "-trace", "-help"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
   EXPECT_THAT(usage, HasSubstr("$PROMETHEUSX_LISTEN_ADDRESS"));
   EXPECT_THAT(usage, HasSubstr("(default 10ms)"));
 }
 
-TEST(Flags, OutputDirectoryMustExistBeADirectoryAndWritable) {
-  const std::string dir =
-      ::testing::TempDir() + "/flags_out_" + std::to_string(getpid());
-  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
-  EXPECT_TRUE(CheckOutputDirectory(dir).ok());
-  absl::Status missing = CheckOutputDirectory(dir + "/missing");
-  EXPECT_THAT(std::string(missing.message()), HasSubstr("No such file"));
-  const std::string file = dir + "/file";
+// A fresh directory under the test's temp dir, removed with its contents.
+class OutputDirectory : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/flags_out_" + std::to_string(getpid());
+    std::filesystem::remove_all(dir_);
+    // 0755: a test may run PrepareOutputDirectory as another user.
+    ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0);
+    ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  }
+  void TearDown() override {
+    std::error_code ignored;  // "ro" exists only in some tests
+    std::filesystem::permissions(dir_ + "/ro", std::filesystem::perms::all,
+                                 ignored);
+    std::filesystem::remove_all(dir_);
+  }
+
+  // PrepareOutputDirectory(path)'s error message, "" if it succeeded.
+  static std::string Error(const std::string& path) {
+    absl::StatusOr<bool> r = PrepareOutputDirectory(path);
+    return r.ok() ? "" : std::string(r.status().message());
+  }
+
+  // Error(path) as an unprivileged user (uid and gid 65534), whom
+  // permissions bind; in a child process when the test runs as root.
+  static std::string ErrorAsUnprivileged(const std::string& path) {
+    if (geteuid() != 0) return Error(path);
+    int fds[2];
+    if (pipe(fds) != 0) return "pipe failed";
+    const pid_t pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      std::string message = "setuid failed";
+      if (setgroups(0, nullptr) == 0 && setgid(65534) == 0 &&
+          setuid(65534) == 0) {
+        message = Error(path);
+      }
+      const ssize_t n = write(fds[1], message.data(), message.size());
+      _exit(n == static_cast<ssize_t>(message.size()) ? 0 : 1);
+    }
+    close(fds[1]);
+    std::string message;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof(buf))) > 0) message.append(buf, n);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return message;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(OutputDirectory, MissingOneIsCreatedWithItsParentsMode0755) {
+  const mode_t old_umask = umask(022);
+  const std::string out = dir_ + "/a/b/c";
+  absl::StatusOr<bool> created = PrepareOutputDirectory(out);
+  umask(old_umask);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(*created);
+  for (const std::string& d : {dir_ + "/a", dir_ + "/a/b", out}) {
+    struct stat st;
+    ASSERT_EQ(stat(d.c_str(), &st), 0) << d;
+    EXPECT_TRUE(S_ISDIR(st.st_mode)) << d;
+    EXPECT_EQ(st.st_mode & 07777, 0755u) << d;
+  }
+  // Existing now: nothing is created; a trailing or doubled slash is fine.
+  created = PrepareOutputDirectory(out);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_FALSE(*created);
+  EXPECT_EQ(Error(out + "/"), "");
+  EXPECT_EQ(Error(dir_ + "//a//b/c/"), "");
+  EXPECT_EQ(Error(dir_ + "/a/../x/y"), "");
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/x/y"));
+}
+
+TEST_F(OutputDirectory, ARelativePathIsUnderTheWorkingDirectory) {
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  ASSERT_EQ(chdir(dir_.c_str()), 0);
+  absl::StatusOr<bool> created = PrepareOutputDirectory("rel/out");
+  const std::string dot = Error(""), explicit_dot = Error(".");
+  const std::string up =
+      Error("../" + std::filesystem::path(dir_).filename().string() + "/up");
+  ASSERT_EQ(chdir(cwd), 0);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(*created);
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/rel/out"));
+  EXPECT_EQ(dot, "");  // "" is the working directory, as in the reference
+  EXPECT_EQ(explicit_dot, "");
+  EXPECT_EQ(up, "");
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/up"));
+}
+
+TEST_F(OutputDirectory, SymbolicLinksToDirectoriesAreFollowed) {
+  ASSERT_EQ(mkdir((dir_ + "/target").c_str(), 0755), 0);
+  ASSERT_EQ(symlink("target", (dir_ + "/link").c_str()), 0);
+  absl::StatusOr<bool> created = PrepareOutputDirectory(dir_ + "/link");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_FALSE(*created);
+  // Through the link: the new directories are made inside its target.
+  created = PrepareOutputDirectory(dir_ + "/link/new/sub");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(*created);
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/target/new/sub"));
+}
+
+TEST_F(OutputDirectory, DanglingSymbolicLinkIsRefusedNotFollowed) {
+  // As mkdir -p and Go's os.MkdirAll: the missing target is not created
+  // (it may be a mount that has not come up yet).
+  ASSERT_EQ(symlink("missing/deeper", (dir_ + "/dangling").c_str()), 0);
+  for (const std::string& out : {dir_ + "/dangling", dir_ + "/dangling/sub"}) {
+    const std::string error = Error(out);
+    EXPECT_THAT(error, HasSubstr("-output " + out + ": "));
+    EXPECT_THAT(error, HasSubstr("symbolic link to missing missing/deeper"));
+    EXPECT_EQ(error.find('\n'), std::string::npos);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/missing"));
+}
+
+TEST_F(OutputDirectory, UnusablePathsFailWithOneLine) {
+  const std::string file = dir_ + "/file";
   std::ofstream(file) << "x";
-  EXPECT_THAT(std::string(CheckOutputDirectory(file).message()),
-              HasSubstr("not a directory"));
-  std::remove(file.c_str());
-  rmdir(dir.c_str());
+  ASSERT_EQ(mkdir((dir_ + "/ro").c_str(), 0555), 0);
+  ASSERT_EQ(chmod((dir_ + "/ro").c_str(), 0555), 0);
+  struct Case {
+    std::string path, message;
+  };
+  const std::vector<Case> cases = {
+      {file, "-output " + file + ": not a directory"},
+      {file + "/sub",
+       "-output " + file + "/sub: cannot create: Not a directory"},
+      {file + "/sub/deeper", "-output " + file + "/sub/deeper: " + file +
+                                 "/sub: cannot create: Not a directory"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(Error(c.path), c.message);
+  // Permissions: what the daemon's user may not write.
+  EXPECT_EQ(ErrorAsUnprivileged(dir_ + "/ro"),
+            "-output " + dir_ + "/ro: not writable: Permission denied");
+  EXPECT_EQ(ErrorAsUnprivileged(dir_ + "/ro/new/sub"),
+            "-output " + dir_ + "/ro/new/sub: " + dir_ +
+                "/ro/new: cannot create: Permission denied");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ro/new"));
+  EXPECT_EQ(ErrorAsUnprivileged(dir_),
+            "-output " + dir_ + ": not writable: Permission denied");
 }
 
 TEST(Flags, UuidPrefixComesFromTheFileWithoutTrailingNewline) {

@@ -12,6 +12,7 @@
 #include "eventsocket/server.h"
 #include "gtest/gtest.h"
 #include "metrics/metrics.h"
+#include "parse/timestamp.h"
 #include "prometheus/text_serializer.h"
 #include "saver/saver.h"
 #include "tcp/tcp_info.h"
@@ -65,6 +66,36 @@ double Sample(const std::map<std::string, testutil::ScrapedFamily>& families,
   return samples.count(sample) ? samples.at(sample) : -1;
 }
 
+// The Timestamp value of an event line ("" if it has none).
+std::string TimestampOf(const std::string& line) {
+  const std::string key = "\"Timestamp\":\"";
+  const size_t start = line.find(key);
+  if (start == std::string::npos) return "";
+  const size_t end = line.find('"', start + key.size());
+  return line.substr(start + key.size(), end - start - key.size());
+}
+
+// `line` with its Timestamp value emptied.
+std::string WithoutTimestamp(std::string line) {
+  const std::string t = TimestampOf(line);
+  if (!t.empty()) line.erase(line.find(t), t.size());
+  return line;
+}
+
+// The event's Timestamp lies within [before, after], clock reads around its
+// production, and is written with Go's RFC 3339 nanoseconds, trailing zeros
+// trimmed, in UTC.
+void ExpectStampedBetween(const std::string& line, parse::Timestamp before,
+                          parse::Timestamp after) {
+  const std::string text = TimestampOf(line);
+  absl::StatusOr<parse::Timestamp> t = parse::ParseRfc3339(text);
+  ASSERT_TRUE(t.ok()) << line;
+  EXPECT_FALSE(*t < before) << text << " before " << FormatRfc3339(before);
+  EXPECT_FALSE(after < *t) << text << " after " << FormatRfc3339(after);
+  EXPECT_EQ(text, parse::FormatRfc3339(*t));
+  EXPECT_EQ(text.back(), 'Z');
+}
+
 TEST(TelemetryObserver, FeedsEventsAndMetricsFromPollingCallbacks) {
   char dir_template[] = "/tmp/telemetry_XXXXXX";
   const std::string dir = mkdtemp(dir_template);
@@ -83,7 +114,10 @@ TEST(TelemetryObserver, FeedsEventsAndMetricsFromPollingCallbacks) {
   // Cycle 1: a connection appears with 1000 bytes sent, 500 received.
   const parse::Timestamp t1{1795310805, 264000000};
   const Record a(0x13FD, 38064, 1000, 500);
+  // Events are stamped when made, not with the snapshot's t1.
+  const parse::Timestamp before_open = parse::Timestamp::Now();
   observer.OnFlowOpen(0x13FD, t1, a.View());
+  const parse::Timestamp after_open = parse::Timestamp::Now();
   observer.OnSnapshot(0x13FD, t1, a.View(), parse::Change::kNew);
   (*saver)->Write(0x13FD, t1, a.View());
   collector::CycleStats cycle;
@@ -104,7 +138,9 @@ TEST(TelemetryObserver, FeedsEventsAndMetricsFromPollingCallbacks) {
   // Cycle 2, a second later: the connection is gone; another opens and is
   // still open at shutdown.
   const parse::Timestamp t2{t1.seconds + 1, 0};
+  const parse::Timestamp before_close = parse::Timestamp::Now();
   observer.OnFlowClose(0x13FD, t2, collector::CloseReason::kAbsent);
+  const parse::Timestamp after_close = parse::Timestamp::Now();
   const Record b(0x13FE, 38066, 0, 0);
   observer.OnFlowOpen(0x13FE, t2, b.View());
   observer.OnSnapshot(0x13FE, t2, b.View(), parse::Change::kNew);
@@ -116,26 +152,40 @@ TEST(TelemetryObserver, FeedsEventsAndMetricsFromPollingCallbacks) {
   cycle.bad_messages = 0;
   observer.OnCycle(cycle);
   EXPECT_EQ(observer.open_flows(), 1u);
-  EXPECT_EQ(observer.CloseAllFlows(t2), 1u);
+  const parse::Timestamp before_shutdown = parse::Timestamp::Now();
+  EXPECT_EQ(observer.CloseAllFlows(), 1u);
+  const parse::Timestamp after_shutdown = parse::Timestamp::Now();
   EXPECT_EQ(observer.open_flows(), 0u);
 
   ASSERT_TRUE((*events)->Flush(absl::Seconds(5)));
   ASSERT_TRUE(client.WaitForLines(4));
   const auto lines = client.lines();
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(lines[0],
-            "{\"Event\":0,\"Timestamp\":\"2026-11-22T01:26:45.264Z\",\"UUID\":"
+  EXPECT_EQ(WithoutTimestamp(lines[0]),
+            "{\"Event\":0,\"Timestamp\":\"\",\"UUID\":"
             "\"host_1795310322_unsafe_00000000000013FD\",\"ID\":{\"SPort\":"
             "38064,\"DPort\":17000,\"SrcIP\":\"10.77.0.2\",\"DstIP\":\"10.77.0."
             "1\",\"Interface\":0,\"Cookie\":5117}}\n");
-  EXPECT_EQ(lines[1],
-            "{\"Event\":1,\"Timestamp\":\"2026-11-22T01:26:46Z\",\"UUID\":"
+  ExpectStampedBetween(lines[0], before_open, after_open);
+  EXPECT_EQ(WithoutTimestamp(lines[1]),
+            "{\"Event\":1,\"Timestamp\":\"\",\"UUID\":"
             "\"host_1795310322_unsafe_00000000000013FD\",\"ID\":null}\n");
+  ExpectStampedBetween(lines[1], before_close, after_close);
   EXPECT_NE(lines[2].find("\"Event\":0,"), std::string::npos);
   EXPECT_NE(lines[2].find("_00000000000013FE\""), std::string::npos);
-  EXPECT_EQ(lines[3],
-            "{\"Event\":1,\"Timestamp\":\"2026-11-22T01:26:46Z\",\"UUID\":"
+  EXPECT_EQ(WithoutTimestamp(lines[3]),
+            "{\"Event\":1,\"Timestamp\":\"\",\"UUID\":"
             "\"host_1795310322_unsafe_00000000000013FE\",\"ID\":null}\n");
+  ExpectStampedBetween(lines[3], before_shutdown, after_shutdown);
+  // Nanoseconds, not the millisecond stamp of a snapshot: a clock read is a
+  // whole millisecond once in a million, so one of three is not.
+  int sub_millisecond = 0;
+  for (int i : {0, 1, 3}) {
+    absl::StatusOr<parse::Timestamp> t =
+        parse::ParseRfc3339(TimestampOf(lines[i]));
+    if (t.ok() && t->nanos % 1000000 != 0) ++sub_millisecond;
+  }
+  EXPECT_GE(sub_millisecond, 1);
 
   const auto f = Scrape(m);
   EXPECT_EQ(Sample(f, "tcpinfo_snapshot_total", "tcpinfo_snapshot_total"), 2);

@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "collector/collector.h"
+#include "collector/debug_observer.h"
 #include "collector/destroy_listener.h"
 #include "collector/flags.h"
 #include "collector/observer_fanout.h"
@@ -19,7 +22,6 @@
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
-#include "parse/timestamp.h"
 #include "saver/saver.h"
 #include "sinks/sink_set.h"
 #include "sinks/sink_url.h"
@@ -58,10 +60,11 @@ int main(int argc, char** argv) {
     std::fputs(collector::Usage("tcp-info").c_str(), stdout);
     return 0;
   }
-  if (absl::Status s = collector::CheckOutputDirectory(config->output);
-      !s.ok()) {
-    return Fail(kUsageError, std::string(s.message()));
-  }
+  const std::string output = config->output.empty() ? "." : config->output;
+  absl::StatusOr<bool> created =
+      collector::PrepareOutputDirectory(config->output);
+  if (!created.ok())
+    return Fail(kUsageError, std::string(created.status().message()));
   absl::StatusOr<std::string> prefix = collector::UuidPrefix(*config);
   if (!prefix.ok())
     return Fail(kUsageError, std::string(prefix.status().message()));
@@ -84,6 +87,15 @@ int main(int argc, char** argv) {
       return Fail(kUsageError, std::string(set.status().message()));
     sink_set = *std::move(set);
   }
+  if (config->logx_debug) {
+    collector::WriteDebugLine(absl::StrCat(
+        "output ", output, *created ? " (created)" : " (existing)",
+        ", uuid prefix ", *prefix, ", interval ",
+        absl::FormatDuration(config->interval), ", reps ", config->reps,
+        ", destroy events ", config->destroy_events ? "on" : "off",
+        ", metrics \"", config->prometheus_listen_address,
+        "\", event socket \"", config->eventsocket, "\""));
+  }
 
   // Before the saver starts any thread, so that all of them block the
   // signals and only the polling loop sees them.
@@ -92,7 +104,7 @@ int main(int argc, char** argv) {
   if (!shutdown.ok()) return Fail(1, std::string(shutdown.status().message()));
 
   saver::Options saver_options;
-  saver_options.output_dir = config->output.empty() ? "." : config->output;
+  saver_options.output_dir = output;
   saver_options.uuid_prefix = *prefix;
   absl::StatusOr<std::unique_ptr<saver::Saver>> saver =
       saver::Saver::Create(saver_options);
@@ -123,8 +135,15 @@ int main(int argc, char** argv) {
     events = *std::move(server);
   }
   collector::TelemetryObserver telemetry(&metrics, events.get(), saver->get());
+  // -logx.debug: a logging observer beside the telemetry.
+  std::unique_ptr<collector::DebugObserver> debug;
+  if (config->logx_debug) {
+    debug = std::make_unique<collector::DebugObserver>(saver->get());
+  }
   collector::ObserverFanout observers;
   observers.Add(&telemetry);
+  observers.Add(debug.get());
+  // With a -sink: flow records from a tracker beside them.
   std::unique_ptr<flows::FlowTracker> tracker;
   if (sink_set != nullptr) {
     flows::FlowTrackerOptions tracker_options;
@@ -161,11 +180,7 @@ int main(int argc, char** argv) {
   metrics.SetDestroyEventsEnabled(destroy_listener != nullptr);
 
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
-      collector::Collector::Create(
-          options, saver->get(),
-          tracker != nullptr
-              ? static_cast<collector::CollectorObserver*>(&observers)
-              : &telemetry);
+      collector::Collector::Create(options, saver->get(), &observers);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
   auto drain_destroy_events = [&] {
@@ -188,7 +203,7 @@ int main(int argc, char** argv) {
   (*saver)->CloseAll();
   // Every flow still open ends with the daemon: a close event for each,
   // delivered before the event socket closes.
-  telemetry.CloseAllFlows(parse::Timestamp::Now());
+  telemetry.CloseAllFlows();
   if (events) events->Stop(absl::Seconds(2));
   if (tracker != nullptr) tracker->FinishAll();
   if (sink_set != nullptr) sink_set->Stop(kSinkDrain);
