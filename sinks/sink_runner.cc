@@ -140,13 +140,15 @@ void SinkRunner::Rep::Run() {
     }
     SinkWriter::WriteResult result = writer->Write(batch);
     const size_t written = std::min(result.written, batch.size());
-    sent.fetch_add(written, std::memory_order_relaxed);
     batch.erase(batch.begin(), batch.begin() + written);
     {
       std::lock_guard<std::mutex> lock(mu);
       held = batch.size();
       queued.store(queue.size() + held, std::memory_order_relaxed);
     }
+    // After the queue's room is given back: whoever sees the records sent
+    // finds room for as many new ones.
+    sent.fetch_add(written, std::memory_order_release);
     if (!batch.empty()) {
       failed.fetch_add(batch.size(), std::memory_order_relaxed);
       absl::Status status = result.status;
@@ -240,7 +242,7 @@ void SinkRunner::Stop(absl::Time deadline) {
 
 SinkRunner::Stats SinkRunner::stats() const {
   Stats s;
-  s.sent = rep_->sent.load(std::memory_order_relaxed);
+  s.sent = rep_->sent.load(std::memory_order_acquire);
   s.failed = rep_->failed.load(std::memory_order_relaxed);
   s.dropped = rep_->dropped.load(std::memory_order_relaxed);
   s.queued = rep_->queued.load(std::memory_order_relaxed);
