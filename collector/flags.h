@@ -8,7 +8,8 @@
 //    argument, whatever it is); -logx.debug too: in the reference it is a
 //    flag.Value that is not a bool flag, so it takes true/false like this;
 //  - repeatable flags (-exclude-srcport, -exclude-dstip) add one value per
-//    use; a comma-separated list adds several;
+//    use; a comma-separated list adds several; -sink takes one URL per use
+//    (a URL may hold commas), and $SINK several separated by white space;
 //  - every flag can also come from the environment, named by upper-casing
 //    it and turning '.' and '-' into '_' (PROMETHEUSX_LISTEN_ADDRESS); a
 //    flag given on the command line ignores its variable;
@@ -20,6 +21,7 @@
 #ifndef TCPINFO_COLLECTOR_FLAGS_H_
 #define TCPINFO_COLLECTOR_FLAGS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -46,6 +48,10 @@ struct Config {
   std::string prometheus_listen_address = ":9990";
   std::string eventsocket;
   bool destroy_events = true;
+  // -sink, in order; checked by sinks::ParseSinkUrl in main.
+  std::vector<std::string> sinks;
+  size_t sink_queue_size = 65536;
+  absl::Duration flows_active_timeout = absl::Seconds(60);
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked
