@@ -10,6 +10,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "flows/record_json.h"
@@ -39,9 +41,13 @@ absl::StatusOr<rd_kafka_conf_t*> BuildConf(const SinkUrl& url,
     char errstr[512];
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr,
                           sizeof errstr) != RD_KAFKA_CONF_OK) {
+      // A secret's value never reaches a log line, as in SinkUrl::redacted.
+      const std::string lower = absl::AsciiStrToLower(name);
+      const bool secret = absl::StrContains(lower, "password") ||
+                          absl::StrContains(lower, "secret");
       return absl::InvalidArgumentError(
           absl::StrCat(UrlPrefix(url), "kafka property \"", name, "\" = \"",
-                       value, "\": ", errstr));
+                       secret ? "..." : value, "\": ", errstr));
     }
     return absl::OkStatus();
   };

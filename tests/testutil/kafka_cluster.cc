@@ -90,6 +90,9 @@ std::vector<KafkaCluster::Message> KafkaCluster::ReadAll(
                                                &high, timeout_ms),
               RD_KAFKA_RESP_ERR_NO_ERROR);
     expected += high - low;
+    EXPECT_EQ(low, 0) << "partition " << p
+                      << " dropped its oldest messages (a mock partition "
+                         "keeps its last 5 MiB)";
     rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
   }

@@ -44,7 +44,8 @@ class KafkaCluster {
 
   // Every message now in the topic (from each partition's high watermark),
   // in partition then offset order; fails the test if they cannot all be
-  // read within `timeout`.
+  // read within `timeout`, or if a partition dropped its oldest messages (a
+  // mock partition keeps its last 5 MiB).
   std::vector<Message> ReadAll(absl::Duration timeout = absl::Seconds(20));
 
  private:
