@@ -151,6 +151,8 @@ class KafkaWriter final : public SinkWriter {
   struct Message {
     State state = State::kUnsent;
     rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
+    // Failed after it was sent, without an answer: the broker may have it.
+    bool possibly_persisted = false;
   };
   using Key = std::pair<std::string, uint32_t>;  // (uuid, seq)
 
@@ -159,6 +161,8 @@ class KafkaWriter final : public SinkWriter {
     auto* writer = static_cast<KafkaWriter*>(opaque);
     auto* message = static_cast<Message*>(report->_private);
     message->error = report->err;
+    message->possibly_persisted = rd_kafka_message_status(report) ==
+                                  RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
     message->state = report->err == RD_KAFKA_RESP_ERR_NO_ERROR
                          ? State::kDelivered
                          : State::kFailed;
@@ -216,7 +220,7 @@ class KafkaWriter final : public SinkWriter {
   WriteResult Settle(absl::Span<const flows::FlowRecord> records,
                      const absl::Status& produce_error) {
     WriteResult result;
-    size_t delivered = 0, failed = 0, in_flight = 0;
+    size_t delivered = 0, failed = 0, in_flight = 0, possibly_persisted = 0;
     rd_kafka_resp_err_t first_error = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (size_t i = 0; i < records.size(); ++i) {
       const Key key(records[i].uuid, records[i].seq);
@@ -227,6 +231,7 @@ class KafkaWriter final : public SinkWriter {
       if (state == State::kInFlight) ++in_flight;
       if (state == State::kFailed) {
         ++failed;
+        if (it->second->possibly_persisted) ++possibly_persisted;
         if (first_error == RD_KAFKA_RESP_ERR_NO_ERROR) {
           first_error = it->second->error;
         }
@@ -246,6 +251,10 @@ class KafkaWriter final : public SinkWriter {
     if (failed > 0) {
       absl::StrAppend(&why, ", ", failed,
                       " failed: ", rd_kafka_err2str(first_error));
+    }
+    if (possibly_persisted > 0) {
+      absl::StrAppend(&why, ", of them ", possibly_persisted,
+                      " possibly in the topic (their retry may repeat them)");
     }
     if (in_flight > 0) {
       absl::StrAppend(&why, ", ", in_flight, " awaiting delivery");

@@ -200,6 +200,39 @@ TEST(KafkaWriter, EveryRecordExactlyOnceThroughABrokerOutageLongerThanTimeout) {
   }
 }
 
+// The one case a record can reach the topic twice: its message timed out
+// after it was sent, with the broker's answer still to come (here: answers
+// delayed 3 s, requests time out after 1 s). Nothing is lost, and the
+// writer's status says how many may be repeated.
+TEST(KafkaWriter, SaysWhichRetriesMayRepeatAMessageTimedOutInFlight) {
+  testutil::KafkaCluster cluster(1, kTopic, 1);
+  std::unique_ptr<SinkWriter> writer =
+      Writer(cluster, "message.timeout.ms=1500&request.timeout.ms=1000");
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(writer->Connect().ok());
+  const std::vector<flows::FlowRecord> records =
+      testutil::MakeFlowRecords(0, 10);
+  const absl::Span<const flows::FlowRecord> all(records);
+  ASSERT_EQ(writer->Write(all.subspan(0, 1)).written, 1u);
+
+  cluster.SetRtt(absl::Seconds(3));
+  const SinkWriter::WriteResult slow = writer->Write(all.subspan(1));
+  EXPECT_EQ(slow.written, 0u);
+  EXPECT_THAT(slow.status.message(),
+              HasSubstr("9 failed: Local: Message timed out, of them 9 "
+                        "possibly in the topic (their retry may repeat them)"));
+  cluster.SetRtt(absl::ZeroDuration());
+  const SinkWriter::WriteResult retry = writer->Write(all.subspan(1));
+  EXPECT_TRUE(retry.status.ok()) << retry.status;
+  EXPECT_EQ(retry.written, 9u);
+  writer->Close(absl::Now() + absl::Seconds(5));
+
+  // The broker had appended the 9 on arrival: they are there twice.
+  std::multiset<std::string> expected = JsonOf(records);
+  for (size_t i = 1; i < records.size(); ++i) expected.insert(Json(records[i]));
+  EXPECT_EQ(ValuesOf(cluster.ReadAll()), expected);
+}
+
 TEST(KafkaWriter, BadPropertyIsAClearErrorAtStartAndConnect) {
   auto url = [](const std::string& query) {
     absl::StatusOr<SinkUrl> u =

@@ -67,6 +67,12 @@ void KafkaCluster::SetUp() {
             RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
+void KafkaCluster::SetRtt(absl::Duration rtt) {
+  EXPECT_EQ(rd_kafka_mock_broker_set_rtt(
+                cluster_, -1, static_cast<int>(absl::ToInt64Milliseconds(rtt))),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
 std::vector<KafkaCluster::Message> KafkaCluster::ReadAll(
     absl::Duration timeout) {
   std::vector<Message> messages;

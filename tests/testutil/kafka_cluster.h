@@ -42,6 +42,9 @@ class KafkaCluster {
   void SetDown();
   void SetUp();
 
+  // Every broker delays its responses by `rtt` (0 for none).
+  void SetRtt(absl::Duration rtt);
+
   // Every message now in the topic (from each partition's high watermark),
   // in partition then offset order; fails the test if they cannot all be
   // read within `timeout`, or if a partition dropped its oldest messages (a
