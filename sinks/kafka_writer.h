@@ -15,11 +15,14 @@
 //              is tracked by (uuid, seq) across Writes: a retried record
 //              already delivered, or still awaiting its report, is not
 //              produced again. A message librdkafka gave up on (broker down
-//              past message.timeout.ms) is produced again on the retry.
+//              past message.timeout.ms) is produced again on the retry; if
+//              it had been sent without an answer it may then be in the
+//              topic twice, and the status says how many such it held.
 //   Connect    creates the producer once; after that librdkafka reconnects
 //              by itself, so the runner's reconnect keeps the producer (and
 //              the messages it still holds). Only a fatal producer error
-//              makes Connect start a new one.
+//              makes Connect start a new one (its tracking lost: records it
+//              had delivered beyond the first gap are produced again).
 //   Close      flushes until the deadline, then destroys the producer.
 //
 // Thread contract: as SinkWriter (the sink's own thread); CheckKafkaUrl is
