@@ -57,13 +57,19 @@ std::string KafkaCluster::bootstraps() const {
   return cluster_ == nullptr ? "" : rd_kafka_mock_cluster_bootstraps(cluster_);
 }
 
-void KafkaCluster::SetDown() {
-  EXPECT_EQ(rd_kafka_mock_broker_set_down(cluster_, -1),
+void KafkaCluster::SetDown(int broker) {
+  EXPECT_EQ(rd_kafka_mock_broker_set_down(cluster_, broker),
             RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-void KafkaCluster::SetUp() {
-  EXPECT_EQ(rd_kafka_mock_broker_set_up(cluster_, -1),
+void KafkaCluster::SetUp(int broker) {
+  EXPECT_EQ(rd_kafka_mock_broker_set_up(cluster_, broker),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+void KafkaCluster::SetLeader(int partition, int broker) {
+  EXPECT_EQ(rd_kafka_mock_partition_set_leader(cluster_, topic_.c_str(),
+                                               partition, broker),
             RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 

@@ -37,10 +37,13 @@ class KafkaCluster {
   // "127.0.0.1:PORT,..." for bootstrap.servers.
   std::string bootstraps() const;
 
-  // Every broker disconnects its clients and refuses new ones / accepts
-  // them again.
-  void SetDown();
-  void SetUp();
+  // Broker `broker` (-1: every broker) disconnects its clients and refuses
+  // new ones / accepts them again.
+  void SetDown(int broker = -1);
+  void SetUp(int broker = -1);
+
+  // Makes broker `broker` the leader of `partition`.
+  void SetLeader(int partition, int broker);
 
   // Every broker delays its responses by `rtt` (0 for none).
   void SetRtt(absl::Duration rtt);
