@@ -1,4 +1,4 @@
-// Stand-ins for the writers built on other branches (postgres, kafka,
+// Stand-ins for the writers built on other branches (postgres,
 // ipfix), so that this tree links: MakeWriter reports their schemes as not
 // built yet. Removed when those writers are merged.
 #include "sinks/writers.h"
@@ -6,9 +6,6 @@
 namespace sinks {
 
 std::unique_ptr<SinkWriter> NewPostgresWriter(const SinkUrl& url) {
-  return nullptr;
-}
-std::unique_ptr<SinkWriter> NewKafkaWriter(const SinkUrl& url) {
   return nullptr;
 }
 std::unique_ptr<SinkWriter> NewIpfixWriter(const SinkUrl& url) {

@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "sinks/kafka_writer.h"
 
 namespace sinks {
 
@@ -14,6 +15,7 @@ absl::StatusOr<std::unique_ptr<SinkWriter>> MakeWriter(const SinkUrl& url) {
   } else if (url.scheme == "postgres") {
     writer = NewPostgresWriter(url);
   } else if (url.scheme == "kafka") {
+    if (absl::Status s = CheckKafkaUrl(url); !s.ok()) return s;
     writer = NewKafkaWriter(url);
   } else if (url.scheme == "ipfix" || url.scheme == "ipfix+tcp") {
     writer = NewIpfixWriter(url);

@@ -13,7 +13,8 @@
 
 namespace sinks {
 
-// Dispatches on url.scheme to one of the functions below.
+// Dispatches on url.scheme to one of the functions below; a kafka URL's
+// librdkafka properties are checked first (CheckKafkaUrl, kafka_writer.h).
 absl::StatusOr<std::unique_ptr<SinkWriter>> MakeWriter(const SinkUrl& url);
 
 std::unique_ptr<SinkWriter> NewSqliteWriter(const SinkUrl& url);

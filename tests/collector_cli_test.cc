@@ -138,6 +138,9 @@ TEST_F(TcpInfoCli, BadSinkFailsWithOneLineNamingTheFlagAndExitsTwo) {
        "tcp-info: -sink=sqlite:" + dir_ + "/missing/flows.db: directory " +
            dir_ + "/missing: No such file or directory"},
       {{"-sink=jsonl:-", "-sink=kafka://k:9092"}, "-sink=kafka://k:9092: "},
+      {{"-sink=kafka://k:9092/t?acks=most"},
+       "tcp-info: -sink=kafka://k:9092/t?acks=most: kafka property \"acks\" = "
+       "\"most\": Invalid value"},
       {{"-sink.queue-size=0"}, "-sink.queue-size"},
       {{"-flows.active-timeout=soon"}, "-flows.active-timeout"},
   };
