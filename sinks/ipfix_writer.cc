@@ -37,8 +37,8 @@ struct WireRecord {
   uint64_t reverse_octet_delta;
   uint64_t reverse_packet_delta;
   uint64_t octet_total;
-  uint64_t packet_total;
   uint64_t reverse_octet_total;
+  uint64_t packet_total;
   uint64_t reverse_packet_total;
   uint64_t acked_octet_delta;
   uint64_t acked_octet_total;
@@ -85,15 +85,15 @@ struct Field {
   Only only;
 };
 
-#define TCPINFO_FIELD(element, member, only)                                \
-  Field {                                                                   \
-    element, sizeof(WireRecord::member), offsetof(WireRecord, member),      \
-        sizeof(WireRecord::member), only                                    \
+#define TCPINFO_FIELD(element, member, only)                           \
+  Field {                                                              \
+    element, sizeof(WireRecord::member), offsetof(WireRecord, member), \
+        sizeof(WireRecord::member), only                               \
   }
-#define TCPINFO_VARFIELD(element, member)                               \
-  Field {                                                               \
-    element, FB_IE_VARLEN, offsetof(WireRecord, member),                \
-        sizeof(WireRecord::member), Only::kBoth                         \
+#define TCPINFO_VARFIELD(element, member)                \
+  Field {                                                \
+    element, FB_IE_VARLEN, offsetof(WireRecord, member), \
+        sizeof(WireRecord::member), Only::kBoth          \
   }
 
 constexpr Field kFields[] = {
@@ -105,12 +105,12 @@ constexpr Field kFields[] = {
     TCPINFO_FIELD("octetDeltaCount", octet_delta, Only::kBoth),
     TCPINFO_FIELD("packetDeltaCount", packet_delta, Only::kBoth),
     TCPINFO_FIELD("reverseOctetDeltaCount", reverse_octet_delta, Only::kBoth),
-    TCPINFO_FIELD("reversePacketDeltaCount", reverse_packet_delta,
+    TCPINFO_FIELD("reversePacketDeltaCount", reverse_packet_delta, Only::kBoth),
+    TCPINFO_FIELD("tcpinfoOctetTotalCount", octet_total, Only::kBoth),
+    TCPINFO_FIELD("reverseTcpinfoOctetTotalCount", reverse_octet_total,
                   Only::kBoth),
-    TCPINFO_FIELD("octetTotalCount", octet_total, Only::kBoth),
-    TCPINFO_FIELD("packetTotalCount", packet_total, Only::kBoth),
-    TCPINFO_FIELD("reverseOctetTotalCount", reverse_octet_total, Only::kBoth),
-    TCPINFO_FIELD("reversePacketTotalCount", reverse_packet_total,
+    TCPINFO_FIELD("tcpinfoPacketTotalCount", packet_total, Only::kBoth),
+    TCPINFO_FIELD("reverseTcpinfoPacketTotalCount", reverse_packet_total,
                   Only::kBoth),
     TCPINFO_FIELD("tcpinfoAckedOctetDeltaCount", acked_octet_delta,
                   Only::kBoth),
@@ -207,14 +207,14 @@ constexpr Enterprise kEnterprise[] = {
      "0 none, 1 sender, 2 receiver, 3 network"},
     {"tcpinfoMinRttMicroseconds", 7, 4, FB_UINT_32,
      kGauge | FB_UNITS_MICROSECONDS, "minimum RTT"},
-    {"tcpinfoRttMicroseconds", 8, 4, FB_UINT_32,
-     kGauge | FB_UNITS_MICROSECONDS, "smoothed RTT at flowEnd"},
+    {"tcpinfoRttMicroseconds", 8, 4, FB_UINT_32, kGauge | FB_UNITS_MICROSECONDS,
+     "smoothed RTT at flowEnd"},
     {"tcpinfoMaxDeliveryRate", 9, 8, FB_UINT_64, kGauge,
      "highest delivery rate seen, octets per second"},
-    {"tcpinfoAckedOctetDeltaCount", 10, 8, FB_UINT_64,
-     kDelta | FB_UNITS_OCTETS, "octets sent and acknowledged"},
-    {"tcpinfoAckedOctetTotalCount", 11, 8, FB_UINT_64,
-     kTotal | FB_UNITS_OCTETS, "octets sent and acknowledged"},
+    {"tcpinfoAckedOctetDeltaCount", 10, 8, FB_UINT_64, kDelta | FB_UNITS_OCTETS,
+     "octets sent and acknowledged"},
+    {"tcpinfoAckedOctetTotalCount", 11, 8, FB_UINT_64, kTotal | FB_UNITS_OCTETS,
+     "octets sent and acknowledged"},
     {"tcpinfoRetransOctetDeltaCount", 12, 8, FB_UINT_64,
      kDelta | FB_UNITS_OCTETS, "octets retransmitted"},
     {"tcpinfoRetransOctetTotalCount", 13, 8, FB_UINT_64,
@@ -241,6 +241,16 @@ constexpr Enterprise kEnterprise[] = {
      kDelta | FB_UNITS_MICROSECONDS, "time limited by the send buffer"},
     {"tcpinfoSndbufLimitedMicrosecondsTotal", 23, 8, FB_UINT_64,
      kTotal | FB_UNITS_MICROSECONDS, "time limited by the send buffer"},
+    // Totals of what octetDeltaCount and packetDeltaCount count. Not IANA's
+    // octetTotalCount / packetTotalCount: collectors such as nfcapd take
+    // those over the deltas, and summing interim records would then count
+    // a connection's traffic again in each.
+    {"tcpinfoOctetTotalCount", 24, 8, FB_UINT_64,
+     kTotal | FB_UNITS_OCTETS | FB_IE_F_REVERSIBLE,
+     "octets sent, retransmissions included (reverse: received)"},
+    {"tcpinfoPacketTotalCount", 25, 8, FB_UINT_64,
+     kTotal | FB_UNITS_PACKETS | FB_IE_F_REVERSIBLE,
+     "segments sent (reverse: received)"},
 };
 
 // IANA flowEndReason values (RFC 5102).
@@ -297,8 +307,8 @@ void Fill(const FlowRecord& r, WireRecord& w) {
   w.reverse_octet_delta = r.delta.bytes_received;
   w.reverse_packet_delta = r.delta.segs_in;
   w.octet_total = r.total.bytes_sent;
-  w.packet_total = r.total.segs_out;
   w.reverse_octet_total = r.total.bytes_received;
+  w.packet_total = r.total.segs_out;
   w.reverse_packet_total = r.total.segs_in;
   w.acked_octet_delta = r.delta.bytes_acked;
   w.acked_octet_total = r.total.bytes_acked;
@@ -376,8 +386,7 @@ class IpfixWriter : public SinkWriter {
         name[0] = absl::ascii_toupper(name[0]);
         type_records_.push_back({static_cast<uint16_t>(e.id | 0x4000),
                                  "reverse" + name,
-                                 absl::StrCat(e.description, ", reverse"),
-                                 &e});
+                                 absl::StrCat(e.description, ", reverse"), &e});
       }
     }
     fbInfoModelAddElementArray(model_, elements.data());
@@ -390,8 +399,8 @@ class IpfixWriter : public SinkWriter {
 
   absl::Status Connect() override {
     Teardown();
-    if (absl::Status s = client_.Open(transport_, host_port_,
-                                      options_.io_timeout);
+    if (absl::Status s =
+            client_.Open(transport_, host_port_, options_.io_timeout);
         !s.ok()) {
       return s;
     }
@@ -477,8 +486,8 @@ class IpfixWriter : public SinkWriter {
     type_template_ = fbSessionSetMetadataExportElements(session_, FALSE,
                                                         kTypeTemplate, &err);
     if (type_template_ == 0) return FixbufError("type template", err);
-    fbExporter_t* exporter = fbExporterAllocBuffer(message_.data(),
-                                                   message_.size());
+    fbExporter_t* exporter =
+        fbExporterAllocBuffer(message_.data(), message_.size());
     fbuf_ = fBufAllocForExport(session_, exporter);  // owns both now
     session_ = nullptr;
     fBufSetAutomaticMode(fbuf_, FALSE);
@@ -535,8 +544,8 @@ class IpfixWriter : public SinkWriter {
     if (!fBufSetInternalTemplate(fbuf_, kInternalTemplate, &err)) {
       return FixbufError("set internal template", err);
     }
-    if (absl::Status s = ExportTemplates({kIpfixTemplateIpv4,
-                                          kIpfixTemplateIpv6});
+    if (absl::Status s =
+            ExportTemplates({kIpfixTemplateIpv4, kIpfixTemplateIpv6});
         !s.ok()) {
       return s;
     }

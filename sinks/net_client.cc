@@ -104,8 +104,8 @@ absl::Status NetClient::Open(Transport transport, absl::string_view host_port,
   }
   int last_error = EADDRNOTAVAIL;
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
       last_error = errno;
       continue;
