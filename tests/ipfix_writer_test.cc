@@ -359,21 +359,32 @@ TEST(IpfixWriter, UdpRecordsDecodeInIpfixDumpWithEveryElement) {
   EXPECT_THAT(dump, Not(HasSubstr("WARNING")));
 }
 
-TEST(IpfixWriter, DatagramsStayWithinTheMessageSize) {
-  UdpSink sink(false);
+TEST(IpfixWriter, ManyRecordsSplitIntoDatagramsWithinTheMessageSize) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  UdpSink sink(true);
   IpfixOptions options;
   std::unique_ptr<SinkWriter> writer = NewIpfixWriter(
-      Url("ipfix", absl::StrCat("127.0.0.1:", sink.port())), options);
+      Url("ipfix", absl::StrCat("[::1]:", sink.port())), options);
   ASSERT_TRUE(writer->Connect().ok());
-  std::vector<flows::FlowRecord> records(500, Ipv6Record());
+  std::vector<flows::FlowRecord> records;
+  for (int i = 0; i < 500; ++i) {
+    records.push_back(i % 3 ? Ipv6Record() : Ipv4Record());
+    records.back().seq = i;
+    records.back().uuid += absl::StrCat("_", i);  // lengths vary
+  }
   SinkWriter::WriteResult result = writer->Write(records);
   ASSERT_TRUE(result.status.ok()) << result.status;
-  EXPECT_EQ(result.written, 500u);
+  EXPECT_EQ(result.written, records.size());
   std::vector<std::string> datagrams = sink.Drain();
   ASSERT_GT(datagrams.size(), 50u);
   for (const std::string& d : datagrams) {
     EXPECT_LE(d.size(), options.udp_message_bytes);
   }
+  std::string dump =
+      IpfixDump(WriteMessages(dir.path() + "/many.ipfix", datagrams));
+  ExpectDecodes(dump, records);
+  EXPECT_THAT(dump, Not(HasSubstr("WARNING")));  // no sequence gap either
 }
 
 // A TCP listener of the test on ::1; Accept() takes one connection and
@@ -503,6 +514,34 @@ TEST(IpfixWriter, TcpReconnectsWithNewTemplatesAfterTheCollectorCloses) {
   // The new connection carries its own templates: it decodes alone.
   ExpectDecodes(IpfixDump(WriteMessages(dir.path() + "/tcp2.ipfix", {stream})),
                 records);
+}
+
+// A collector that accepts and then never reads: each Write returns within
+// about io_timeout with an error instead of blocking the sink's thread.
+TEST(IpfixWriter, TcpWritesToAStuckCollectorFailWithinTheTimeout) {
+  TcpSink sink;
+  IpfixOptions options;
+  options.io_timeout = absl::Milliseconds(300);
+  std::unique_ptr<SinkWriter> writer = NewIpfixWriter(
+      Url("ipfix+tcp", absl::StrCat("[::1]:", sink.port())), options);
+  ASSERT_TRUE(writer->Connect().ok());
+  int conn = sink.Accept();  // and never read
+  ASSERT_GE(conn, 0);
+  std::vector<flows::FlowRecord> batch(1000, Ipv4Record());
+  bool failed = false;
+  for (int i = 0; i < 200 && !failed; ++i) {  // fills both socket buffers
+    absl::Time start = absl::Now();
+    SinkWriter::WriteResult r = writer->Write(batch);
+    absl::Duration took = absl::Now() - start;
+    EXPECT_LT(took, absl::Seconds(2)) << "write " << i;
+    if (!r.status.ok()) {
+      failed = true;
+      EXPECT_TRUE(absl::IsUnavailable(r.status)) << r.status;
+      EXPECT_LT(r.written, batch.size());
+    }
+  }
+  close(conn);
+  EXPECT_TRUE(failed) << "200 batches fit in the socket buffers";
 }
 
 // nfdump's nfcapd collecting on 127.0.0.1:port into a directory of its own;
