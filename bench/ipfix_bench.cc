@@ -25,8 +25,12 @@ void BM_IpfixUdpWrite(benchmark::State& state) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(a);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), len);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    state.SkipWithError("no local UDP socket");
+    close(fd);
+    return;
+  }
   sinks::SinkUrl url;
   url.scheme = "ipfix";
   url.hosts = absl::StrCat("127.0.0.1:", ntohs(a.sin_port));

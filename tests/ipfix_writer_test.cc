@@ -169,7 +169,7 @@ class UdpSink {
     }
     int big = 8 << 20;
     setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-    bind(fd_, reinterpret_cast<sockaddr*>(&ss), len);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&ss), len), 0);
     getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
     port_ = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                        : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
@@ -258,7 +258,7 @@ std::string DumpIpv6(const collector::IpAddress& a) {
   std::string text = collector::FormatIpAddress(a);
   std::vector<std::string> groups = absl::StrSplit(text, ':');
   for (std::string& g : groups) {
-    if (!g.empty()) g = std::string(4 - g.size(), '0') + g;
+    if (!g.empty()) g.insert(0, 4 - g.size(), '0');
   }
   return absl::StrJoin(groups, ":");
 }
@@ -397,8 +397,8 @@ class TcpSink {
     a.sin6_family = AF_INET6;
     a.sin6_addr = in6addr_loopback;
     socklen_t len = sizeof(a);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), len);
-    listen(fd_, 4);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), len), 0);
+    EXPECT_EQ(listen(fd_, 4), 0);
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin6_port);
   }
@@ -555,6 +555,7 @@ class Nfcapd {
     std::vector<std::string> args = {"nfcapd", "-w",        out_, "-p", p,
                                      "-b",     "127.0.0.1", "-t", "600"};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     std::string log = dir_.path() + "/nfcapd.log";
