@@ -6,7 +6,8 @@
 // reverse. IANA information elements wherever one exists, the other TCP
 // measurements as enterprise-specific elements under kTcpInfoEnterprise;
 // the README's IPFIX section lists every element. IPv4 and IPv6 records
-// use separate templates (256 and 257).
+// use separate templates (256 and 257); RFC 5610 type records (options
+// template 258) name and type the enterprise elements for the collector.
 //
 //   Connect()  opens the socket (TCP: connects, bounded by io_timeout; a
 //              refused or unreachable collector is an error the runner
@@ -20,9 +21,10 @@
 //              (a message cut short is discarded by the collector, so no
 //              record arrives twice; what the kernel had buffered for a
 //              dead connection is lost, as IPFIX over TCP has no acks).
-//   Templates  over UDP are resent before the first message after each
-//              template_interval (RFC 7011 section 8.4), and with every
-//              Connect(); over TCP once per connection.
+//   Templates  (with the type records) over UDP are resent before the
+//              first message after each template_interval (RFC 7011
+//              section 8.4), and with every Connect(); over TCP once per
+//              connection.
 //
 // Thread contract: as SinkWriter (one thread at a time). Every send and
 // connect is bounded by io_timeout.
