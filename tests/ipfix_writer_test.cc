@@ -41,6 +41,7 @@
 #include "sinks/net_client.h"
 #include "sinks/sink_url.h"
 #include "sinks/writers.h"
+#include "tests/testutil/temp_dir.h"
 
 extern char** environ;
 
@@ -50,23 +51,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// A temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        std::filesystem::temp_directory_path() / "ipfix_writer_test_XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testutil::TempDir;
 
 // Output of `command` run by sh under `timeout 20`, stderr included.
 std::string RunCommand(const std::string& command) {
@@ -341,8 +326,13 @@ TEST(IpfixWriter, UdpRecordsDecodeInIpfixDumpWithEveryElement) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   UdpSink sink(false);
-  std::unique_ptr<SinkWriter> writer = NewIpfixWriter(
-      Url("ipfix", absl::StrCat("127.0.0.1:", sink.port())), IpfixOptions());
+  // Made as the daemon makes it, from the -sink URL.
+  absl::StatusOr<SinkUrl> url =
+      ParseSinkUrl(absl::StrCat("ipfix://127.0.0.1:", sink.port()));
+  ASSERT_TRUE(url.ok()) << url.status();
+  absl::StatusOr<std::unique_ptr<SinkWriter>> made = MakeWriter(*url);
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<SinkWriter> writer = std::move(*made);
   absl::Status connected = writer->Connect();
   ASSERT_TRUE(connected.ok()) << connected;
   std::vector<flows::FlowRecord> records = {Ipv4Record(), Ipv6Record(),
