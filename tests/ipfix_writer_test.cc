@@ -41,6 +41,7 @@
 #include "sinks/net_client.h"
 #include "sinks/sink_url.h"
 #include "sinks/writers.h"
+#include "tests/testutil/ipfix_dump.h"
 #include "tests/testutil/temp_dir.h"
 
 extern char** environ;
@@ -51,7 +52,12 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+using testutil::IpfixDump;
+using testutil::IpfixRecord;
+using testutil::ParseIpfixDump;
 using testutil::TempDir;
+using testutil::UdpSink;
+using Decoded = IpfixRecord;
 
 // Output of `command` run by sh under `timeout 20`, stderr included.
 std::string RunCommand(const std::string& command) {
@@ -134,118 +140,12 @@ flows::FlowRecord Ipv6Record() {
   return r;
 }
 
-// A UDP socket of the test on 127.0.0.1 or ::1 that keeps every datagram.
-class UdpSink {
- public:
-  explicit UdpSink(bool ipv6) {
-    fd_ = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_storage ss{};
-    socklen_t len;
-    if (ipv6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-      a->sin6_family = AF_INET6;
-      a->sin6_addr = in6addr_loopback;
-      len = sizeof(*a);
-    } else {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-      a->sin_family = AF_INET;
-      a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      len = sizeof(*a);
-    }
-    int big = 8 << 20;
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&ss), len), 0);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
-    port_ = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                       : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  }
-  ~UdpSink() { close(fd_); }
-  uint16_t port() const { return port_; }
-
-  // Every datagram that arrives within `wait` of the last.
-  std::vector<std::string> Drain(
-      absl::Duration wait = absl::Milliseconds(300)) {
-    std::vector<std::string> out;
-    pollfd p{fd_, POLLIN, 0};
-    while (poll(&p, 1, absl::ToInt64Milliseconds(wait)) == 1) {
-      std::string buf(65536, '\0');
-      ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
-      if (n <= 0) break;
-      buf.resize(n);
-      out.push_back(std::move(buf));
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
-
-// Writes IPFIX messages one after the other: an IPFIX file (RFC 5655).
-std::string WriteMessages(const std::string& path,
-                          const std::vector<std::string>& messages) {
-  std::ofstream f(path, std::ios::binary);
-  for (const std::string& m : messages) f << m;
-  return path;
-}
-
 SinkUrl Url(const std::string& scheme, const std::string& hosts) {
   SinkUrl url;
   url.scheme = scheme;
   url.hosts = hosts;
   url.redacted = scheme + "://" + hosts;
   return url;
-}
-
-// One data record as ipfixDump prints it: element name -> value text.
-using Decoded = std::map<std::string, std::string>;
-
-// The data records of templates 256 and 257 in ipfixDump's output.
-std::vector<Decoded> ParseIpfixDump(const std::string& dump) {
-  std::vector<Decoded> records;
-  bool in_flow = false;
-  for (absl::string_view line : absl::StrSplit(dump, '\n')) {
-    if (absl::StartsWith(line, "--- ")) {
-      in_flow = false;
-      continue;
-    }
-    if (absl::StrContains(line, "tid:   256") ||
-        absl::StrContains(line, "tid:   257")) {
-      if (absl::StartsWith(line, "\tcount:")) {  // a data record's header
-        records.emplace_back();
-        in_flow = true;
-      }
-      continue;
-    }
-    if (!in_flow || !absl::StartsWith(line, "\t(")) continue;
-    size_t close = line.find(')');
-    size_t colon = line.find(" : ");
-    if (close == absl::string_view::npos || colon == absl::string_view::npos) {
-      continue;
-    }
-    std::string name(
-        absl::StripAsciiWhitespace(line.substr(close + 1, colon - close - 1)));
-    records.back()[name] = std::string(line.substr(colon + 3));
-  }
-  return records;
-}
-
-std::string DumpTime(parse::Timestamp t) {
-  return absl::FormatTime(
-      "%Y-%m-%d %H:%M:%E3S",
-      absl::FromUnixNanos(t.seconds * 1000000000LL + t.nanos),
-      absl::UTCTimeZone());
-}
-
-// ipfixDump writes IPv6 addresses with every group of 4 digits padded.
-std::string DumpIpv6(const collector::IpAddress& a) {
-  std::string text = collector::FormatIpAddress(a);
-  std::vector<std::string> groups = absl::StrSplit(text, ':');
-  for (std::string& g : groups) {
-    if (!g.empty()) g.insert(0, 4 - g.size(), '0');
-  }
-  return absl::StrJoin(groups, ":");
 }
 
 // What every element of `r` must decode to, written from the README's
@@ -256,8 +156,8 @@ Decoded Expected(const flows::FlowRecord& r) {
   e["tcpinfoUuid"] = absl::StrCat("(len: ", r.uuid.size(), ") ", r.uuid);
   e["tcpinfoCongestionAlgorithm"] = absl::StrCat(
       "(len: ", r.congestion_algorithm.size(), ") ", r.congestion_algorithm);
-  e["flowStartMilliseconds"] = DumpTime(r.start_time);
-  e["flowEndMilliseconds"] = DumpTime(r.end_time);
+  e["flowStartMilliseconds"] = testutil::IpfixDumpTime(r.start_time);
+  e["flowEndMilliseconds"] = testutil::IpfixDumpTime(r.end_time);
   e["flowId"] = n(r.cookie);
   e["octetDeltaCount"] = n(r.delta.bytes_sent);
   e["packetDeltaCount"] = n(r.delta.segs_out);
@@ -285,8 +185,8 @@ Decoded Expected(const flows::FlowRecord& r) {
   e["tcpinfoSndbufLimitedMicrosecondsTotal"] = n(r.total.sndbuf_limited_us);
   e["tcpinfoMaxDeliveryRate"] = n(r.max_delivery_rate);
   if (r.local.family == AF_INET6) {
-    e["sourceIPv6Address"] = DumpIpv6(r.local);
-    e["destinationIPv6Address"] = DumpIpv6(r.remote);
+    e["sourceIPv6Address"] = testutil::IpfixDumpIpv6(r.local);
+    e["destinationIPv6Address"] = testutil::IpfixDumpIpv6(r.remote);
   } else {
     e["sourceIPv4Address"] = collector::FormatIpAddress(r.local);
     e["destinationIPv4Address"] = collector::FormatIpAddress(r.remote);
@@ -309,10 +209,6 @@ Decoded Expected(const flows::FlowRecord& r) {
   return e;
 }
 
-std::string IpfixDump(const std::string& file) {
-  return RunCommand("ipfixDump --rfc5610 --in " + file);
-}
-
 void ExpectDecodes(const std::string& dump,
                    const std::vector<flows::FlowRecord>& records) {
   std::vector<Decoded> decoded = ParseIpfixDump(dump);
@@ -325,7 +221,7 @@ void ExpectDecodes(const std::string& dump,
 TEST(IpfixWriter, UdpRecordsDecodeInIpfixDumpWithEveryElement) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  UdpSink sink(false);
+  UdpSink sink("127.0.0.1");
   // Made as the daemon makes it, from the -sink URL.
   absl::StatusOr<SinkUrl> url =
       ParseSinkUrl(absl::StrCat("ipfix://127.0.0.1:", sink.port()));
@@ -342,8 +238,7 @@ TEST(IpfixWriter, UdpRecordsDecodeInIpfixDumpWithEveryElement) {
   SinkWriter::WriteResult result = writer->Write(records);
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_EQ(result.written, 3u);
-  std::string file = WriteMessages(dir.path() + "/udp.ipfix", sink.Drain());
-  std::string dump = IpfixDump(file);
+  std::string dump = IpfixDump(dir.path() + "/udp.ipfix", sink.Drain());
   ExpectDecodes(dump, records);
   EXPECT_THAT(dump, Not(HasSubstr("_alienInformationElement")));
   EXPECT_THAT(dump, Not(HasSubstr("WARNING")));
@@ -352,7 +247,7 @@ TEST(IpfixWriter, UdpRecordsDecodeInIpfixDumpWithEveryElement) {
 TEST(IpfixWriter, ManyRecordsSplitIntoDatagramsWithinTheMessageSize) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  UdpSink sink(true);
+  UdpSink sink("::1");
   IpfixOptions options;
   std::unique_ptr<SinkWriter> writer = NewIpfixWriter(
       Url("ipfix", absl::StrCat("[::1]:", sink.port())), options);
@@ -371,8 +266,7 @@ TEST(IpfixWriter, ManyRecordsSplitIntoDatagramsWithinTheMessageSize) {
   for (const std::string& d : datagrams) {
     EXPECT_LE(d.size(), options.udp_message_bytes);
   }
-  std::string dump =
-      IpfixDump(WriteMessages(dir.path() + "/many.ipfix", datagrams));
+  std::string dump = IpfixDump(dir.path() + "/many.ipfix", datagrams);
   ExpectDecodes(dump, records);
   EXPECT_THAT(dump, Not(HasSubstr("WARNING")));  // no sequence gap either
 }
@@ -445,8 +339,7 @@ TEST(IpfixWriter, TcpRecordsDecodeInIpfixDumpWithEveryElement) {
   ASSERT_TRUE(connected.ok()) << connected;
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_EQ(result.written, records.size());
-  std::string dump =
-      IpfixDump(WriteMessages(dir.path() + "/tcp.ipfix", {stream}));
+  std::string dump = IpfixDump(dir.path() + "/tcp.ipfix", {stream});
   ExpectDecodes(dump, records);
   EXPECT_THAT(dump, Not(HasSubstr("WARNING")));
 }
@@ -502,8 +395,7 @@ TEST(IpfixWriter, TcpReconnectsWithNewTemplatesAfterTheCollectorCloses) {
   ASSERT_TRUE(connected.ok()) << connected;
   EXPECT_EQ(result.written, 2u) << result.status;
   // The new connection carries its own templates: it decodes alone.
-  ExpectDecodes(IpfixDump(WriteMessages(dir.path() + "/tcp2.ipfix", {stream})),
-                records);
+  ExpectDecodes(IpfixDump(dir.path() + "/tcp2.ipfix", {stream}), records);
 }
 
 // A collector that accepts and then never reads: each Write returns within
@@ -600,7 +492,7 @@ class Nfcapd {
 };
 
 uint16_t FreeUdpPort() {
-  UdpSink probe(false);
+  UdpSink probe("127.0.0.1");
   return probe.port();
 }
 
