@@ -1,14 +1,11 @@
-// Stand-ins for the writers built on other branches (postgres,
-// ipfix), so that this tree links: MakeWriter reports their schemes as not
-// built yet. Removed when those writers are merged.
+// Stand-in for the writer built on another branch (postgres), so that this
+// tree links: MakeWriter reports its scheme as not built yet. Removed when
+// that writer is merged.
 #include "sinks/writers.h"
 
 namespace sinks {
 
 std::unique_ptr<SinkWriter> NewPostgresWriter(const SinkUrl& url) {
-  return nullptr;
-}
-std::unique_ptr<SinkWriter> NewIpfixWriter(const SinkUrl& url) {
   return nullptr;
 }
 
