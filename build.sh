@@ -13,7 +13,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config clang clang-format
   libclang-rt-14-dev libmnl-dev libzstd-dev zstd nlohmann-json3-dev libabsl-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus
   iproute2 python3 procps systemd strace
-  libsqlite3-dev sqlite3 libpq-dev librdkafka-dev libfixbuf-dev)
+  libsqlite3-dev sqlite3 libpq-dev librdkafka-dev libfixbuf-dev
+  postgresql-15)
 
 install_deps() {
   local missing=()
