@@ -150,18 +150,29 @@ class CopyRow : public flows::ColumnVisitor {
 };
 
 // The password as written in a libpq URI's user info
-// (postgres://user:PASSWORD@host), "" if none. libpq's own parser takes the
-// user info to end at the first '@' before any '/'.
-std::string RawUriPassword(absl::string_view uri) {
+// (postgres://user:PASSWORD@host): libpq's reading (the user info ends at
+// the first '@' before any '/') and, for a password with a raw '@', the
+// reading up to the last one, and what lies between the first '@' and the
+// last (libpq then takes it for part of the host, and may quote it).
+std::vector<std::string> RawUriPasswords(absl::string_view uri) {
   const size_t scheme = uri.find("://");
-  if (scheme == absl::string_view::npos) return "";
-  const absl::string_view rest = uri.substr(scheme + 3);
-  const size_t end = rest.find_first_of("@/");
-  if (end == absl::string_view::npos || rest[end] != '@') return "";
-  const absl::string_view userinfo = rest.substr(0, end);
-  const size_t colon = userinfo.find(':');
-  if (colon == absl::string_view::npos) return "";
-  return std::string(userinfo.substr(colon + 1));
+  if (scheme == absl::string_view::npos) return {};
+  absl::string_view authority = uri.substr(scheme + 3);
+  authority = authority.substr(0, authority.find('/'));
+  const size_t first = authority.find('@'), last = authority.rfind('@');
+  if (first == absl::string_view::npos) return {};
+  const size_t colon = authority.find(':');
+  std::vector<std::string> secrets;
+  if (colon < first) {
+    secrets.emplace_back(authority.substr(colon + 1, first - colon - 1));
+  }
+  if (colon < last) {
+    secrets.emplace_back(authority.substr(colon + 1, last - colon - 1));
+  }
+  if (first != last) {
+    secrets.emplace_back(authority.substr(first + 1, last - first - 1));
+  }
+  return secrets;
 }
 
 // The password libpq reads from `conninfo` (percent-decoded), "" if none.
@@ -190,10 +201,13 @@ class PostgresWriter : public SinkWriter {
   PostgresWriter(const SinkUrl& url, PostgresWriterOptions options)
       : conninfo_(url.conninfo), options_(options) {
     // Longest first, so that a secret inside another is replaced whole.
-    for (std::string secret :
-         {url.conninfo, RawUriPassword(url.conninfo),
-          ParsedPassword(url.conninfo),
-          std::string(getenv("PGPASSWORD") ? getenv("PGPASSWORD") : "")}) {
+    std::vector<std::string> secrets = RawUriPasswords(url.conninfo);
+    secrets.push_back(url.conninfo);
+    secrets.push_back(ParsedPassword(url.conninfo));
+    if (const char* env = getenv("PGPASSWORD"); env != nullptr) {
+      secrets.push_back(env);
+    }
+    for (std::string& secret : secrets) {
       if (!secret.empty()) secrets_.push_back(std::move(secret));
     }
     std::sort(secrets_.begin(), secrets_.end(),

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,7 @@
 #include "sinks/sink_url.h"
 #include "sinks/sink_writer.h"
 #include "sinks/writers.h"
+#include "tests/testutil/flow_records.h"
 #include "tests/testutil/postgres_server.h"
 
 namespace {
@@ -43,69 +45,38 @@ sinks::SinkUrl PostgresUrl(const std::string& conninfo) {
   return url;
 }
 
-// Record `i` of flow `flow`: IPv4 and IPv6 in turn, a cookie above 2^63,
-// times with nanoseconds (one just below a whole second), a congestion
-// algorithm with characters COPY must escape.
-flows::FlowRecord MakeRecord(int flow, uint32_t seq) {
-  flows::FlowRecord r;
-  r.cookie = 0xF000000000000000ull + static_cast<uint64_t>(flow);
-  r.uuid = absl::StrFormat("host_%016X", r.cookie);
-  r.seq = seq;
-  r.kind =
-      seq % 3 == 2 ? flows::RecordKind::kFinal : flows::RecordKind::kInterim;
-  r.end_reason =
-      seq % 3 == 2 ? flows::EndReason::kDestroyed : flows::EndReason::kInterim;
-  const bool v6 = flow % 2 == 1;
-  r.local = *collector::ParseIpAddress(v6 ? "fd77::1" : "10.77.0.1");
-  r.remote = *collector::ParseIpAddress(
-      v6 ? absl::StrFormat("fd77::2:%x", flow)
-         : absl::StrFormat("10.77.%d.%d", flow / 250 % 250, flow % 250 + 2));
-  r.local_port = static_cast<uint16_t>(40000 + flow);
-  r.remote_port = 443;
-  r.direction = flow % 4 == 0 ? flows::Direction::kIn : flows::Direction::kOut;
-  r.congestion_algorithm = flow == 3 ? "we\\ird\tcc\nx" : "cubic";
-  r.state = 1;
-  r.start_time = parse::Timestamp::FromUnixNanos(1764800000123456789 +
-                                                 int64_t{flow} * 1000);
-  r.end_time = {1764800100 + seq, seq == 1 ? 999999999 : 1001, 0};
-  const uint64_t k = static_cast<uint64_t>(flow) * 1000 + seq;
-  r.total = {k + 1, k + 2, k + 3, k + 4,  k + 5,  k + 6,
-             k + 7, k + 8, k + 9, k + 10, k + 11, k + 12};
-  r.delta = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-  r.min_rtt_us = 100 + flow;
-  r.rtt_us = 200 + seq;
-  r.max_delivery_rate = 1ull << 40;
-  r.limited_by = flows::LimitedBy::kReceiver;
-  return r;
-}
-
-std::vector<flows::FlowRecord> MakeRecords(int flows, uint32_t seqs) {
-  std::vector<flows::FlowRecord> records;
-  for (int f = 0; f < flows; ++f) {
-    for (uint32_t s = 0; s < seqs; ++s) records.push_back(MakeRecord(f, s));
+// testutil::MakeFlowRecords, with what PostgreSQL must take exactly: cookies
+// above 2^63, a time just below a whole second (truncated, not rounded to
+// the next), a congestion algorithm with characters COPY must escape.
+std::vector<flows::FlowRecord> MakeRecords(uint32_t first, uint32_t n) {
+  std::vector<flows::FlowRecord> records = testutil::MakeFlowRecords(first, n);
+  for (flows::FlowRecord& r : records) r.cookie += 0xF000000000000000ull;
+  if (n > 6) {
+    records[5].congestion_algorithm = "we\\ird\tcc\nx\r";
+    records[6].end_time.nanos = 999999999;
   }
   return records;
 }
 
 // A record's values as the SELECT of RowsQuery() shows them: times in
 // microseconds since the epoch (truncated), addresses as host().
-class ExpectedRow : public flows::ColumnVisitor {
- public:
-  void Text(const flows::Column&, absl::string_view value) override {
-    row.emplace_back(value);
-  }
-  void Integer(const flows::Column&, uint64_t value) override {
-    row.push_back(absl::StrCat(value));
-  }
-  void Time(const flows::Column&, parse::Timestamp value) override {
-    row.push_back(absl::StrCat(value.seconds * 1000000 + value.nanos / 1000));
-  }
-  void Address(const flows::Column&,
-               const collector::IpAddress& value) override {
-    row.push_back(collector::FormatIpAddress(value));
-  }
+std::vector<std::string> ExpectedRow(const flows::FlowRecord& record) {
   std::vector<std::string> row;
-};
+  for (const testutil::ColumnValue& v : testutil::ColumnValues(record)) {
+    switch (v.type) {
+      case flows::ColumnType::kInteger:
+        row.push_back(absl::StrCat(v.integer));
+        break;
+      case flows::ColumnType::kTime:
+        row.push_back(
+            absl::StrCat(v.time.seconds * 1000000 + v.time.nanos / 1000));
+        break;
+      default:
+        row.push_back(v.text);
+    }
+  }
+  return row;
+}
 
 std::string RowsQuery() {
   std::vector<std::string> exprs;
@@ -175,7 +146,7 @@ TEST_F(PostgresSinkTest, CreatesTypedTableAndRowsEqualTheRecords) {
   EXPECT_THAT((*indices)[2][0], HasSubstr("UNIQUE INDEX"));
   EXPECT_THAT((*indices)[2][0], HasSubstr("(uuid, seq)"));
 
-  const std::vector<flows::FlowRecord> records = MakeRecords(40, 3);
+  const std::vector<flows::FlowRecord> records = MakeRecords(0, 120);
   sinks::SinkWriter::WriteResult result = writer->Write(records);
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_EQ(result.written, records.size());
@@ -184,24 +155,24 @@ TEST_F(PostgresSinkTest, CreatesTypedTableAndRowsEqualTheRecords) {
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), records.size());
   for (size_t i = 0; i < records.size(); ++i) {
-    ExpectedRow want;
-    flows::VisitColumns(records[i], want);
-    EXPECT_EQ((*rows)[i], want.row) << "record " << i;
+    EXPECT_EQ((*rows)[i], ExpectedRow(records[i])) << "record " << i;
   }
   // The nanoseconds are truncated, not rounded: .999999999 stays in its
   // second.
-  absl::StatusOr<Rows> times = server_->Query(
+  absl::StatusOr<Rows> times = server_->Query(absl::StrCat(
       "SELECT to_char(end_time AT TIME ZONE 'UTC', 'SS.US') FROM flows "
-      "WHERE cookie = 17293822569102704640 AND seq = 1");
+      "WHERE uuid = '",
+      records[6].uuid, "' AND seq = ", records[6].seq));
   ASSERT_TRUE(times.ok()) << times.status();
-  EXPECT_EQ(*times, Rows({{"01.999999"}}));
+  EXPECT_EQ(*times, Rows({{absl::StrFormat(
+                        "%02d.999999", records[6].end_time.seconds % 60)}}));
 }
 
 TEST_F(PostgresSinkTest, RetriedBatchIsNotDuplicated) {
   std::unique_ptr<sinks::SinkWriter> writer =
       sinks::NewPostgresWriter(PostgresUrl(server_->Uri(kPassword)));
   ASSERT_TRUE(writer->Connect().ok());
-  const std::vector<flows::FlowRecord> records = MakeRecords(50, 2);
+  const std::vector<flows::FlowRecord> records = MakeRecords(0, 100);
   ASSERT_TRUE(writer->Write(records).status.ok());
   sinks::SinkWriter::WriteResult again = writer->Write(records);
   EXPECT_TRUE(again.status.ok()) << again.status;
@@ -209,19 +180,18 @@ TEST_F(PostgresSinkTest, RetriedBatchIsNotDuplicated) {
   EXPECT_EQ(Count(), "100");
 
   // Half old, half new, and one record twice in the batch itself.
-  std::vector<flows::FlowRecord> overlap = MakeRecords(100, 2);
-  overlap.erase(overlap.begin(), overlap.begin() + 50);
+  std::vector<flows::FlowRecord> overlap = MakeRecords(50, 100);
   overlap.push_back(overlap.back());
   ASSERT_TRUE(writer->Write(overlap).status.ok());
-  EXPECT_EQ(Count(), "200");
-  EXPECT_EQ(Count("count(DISTINCT (uuid, seq))"), "200");
+  EXPECT_EQ(Count(), "150");
+  EXPECT_EQ(Count("count(DISTINCT (uuid, seq))"), "150");
 
   // A second writer (a restarted daemon) finds the table and goes on.
   std::unique_ptr<sinks::SinkWriter> other =
       sinks::NewPostgresWriter(PostgresUrl(server_->Uri(kPassword)));
   ASSERT_TRUE(other->Connect().ok());
-  ASSERT_TRUE(other->Write(MakeRecords(101, 2)).status.ok());
-  EXPECT_EQ(Count(), "202");
+  ASSERT_TRUE(other->Write(MakeRecords(150, 2)).status.ok());
+  EXPECT_EQ(Count(), "152");
 }
 
 TEST_F(PostgresSinkTest, WrongPasswordFailsWithoutTheGivenPassword) {
@@ -234,7 +204,7 @@ TEST_F(PostgresSinkTest, WrongPasswordFailsWithoutTheGivenPassword) {
               HasSubstr("password authentication failed for user \"tcpinfo\""));
   EXPECT_THAT(std::string(status.message()), Not(HasSubstr(wrong)));
   EXPECT_THAT(std::string(status.message()), Not(HasSubstr("\n")));
-  sinks::SinkWriter::WriteResult result = writer->Write(MakeRecords(1, 1));
+  sinks::SinkWriter::WriteResult result = writer->Write(MakeRecords(0, 1));
   EXPECT_EQ(result.written, 0u);
   EXPECT_FALSE(result.status.ok());
 }
@@ -282,7 +252,7 @@ TEST_F(PostgresSinkTest, SilentServerFailsTheWriteInTime) {
   const pid_t pid = std::stoi((*backend)[0][0]);
   ASSERT_EQ(kill(pid, SIGSTOP), 0);
   const absl::Time start = absl::Now();
-  sinks::SinkWriter::WriteResult result = writer->Write(MakeRecords(10, 1));
+  sinks::SinkWriter::WriteResult result = writer->Write(MakeRecords(0, 10));
   const absl::Duration took = absl::Now() - start;
   kill(pid, SIGCONT);
   EXPECT_EQ(result.status.code(), absl::StatusCode::kDeadlineExceeded)
@@ -291,9 +261,57 @@ TEST_F(PostgresSinkTest, SilentServerFailsTheWriteInTime) {
   EXPECT_GE(took, absl::Milliseconds(900));
   EXPECT_LT(took, absl::Seconds(3));
   ASSERT_TRUE(writer->Connect().ok());
-  result = writer->Write(MakeRecords(10, 1));
+  result = writer->Write(MakeRecords(0, 10));
   EXPECT_TRUE(result.status.ok()) << result.status;
   EXPECT_EQ(Count(), "10");
+}
+
+// 200 records/s for 25 s through a real SinkRunner, the server stopped
+// (pg_ctl stop -m fast) for 10 s in the middle and started again on its
+// port: every record arrives exactly once, and nothing is dropped.
+TEST_F(PostgresSinkTest, OutageThroughSinkRunnerLosesAndRepeatsNothing) {
+  absl::StatusOr<sinks::SinkUrl> url =
+      sinks::ParseSinkUrl(server_->Uri(kPassword));
+  ASSERT_TRUE(url.ok()) << url.status();
+  absl::StatusOr<std::unique_ptr<sinks::SinkWriter>> writer =
+      sinks::MakeWriter(*url);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  sinks::SinkOptions options;
+  options.queue_records = 100000;
+  options.batch_records = 100;
+  options.flush_interval = absl::Milliseconds(50);
+  options.initial_backoff = absl::Milliseconds(100);
+  options.max_backoff = absl::Seconds(1);
+  sinks::SinkRunner runner(url->redacted, std::move(*writer), options);
+  runner.Start();
+
+  constexpr int kRate = 200;
+  constexpr int kRecords = kRate * 25;
+  const std::vector<flows::FlowRecord> records = MakeRecords(0, kRecords);
+  absl::Status stopped, restarted;
+  std::thread outage([&] {
+    absl::SleepFor(absl::Milliseconds(7500));
+    stopped = server_->Stop();
+    absl::SleepFor(absl::Seconds(10));
+    restarted = server_->Restart();
+  });
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kRecords; ++i) {
+    absl::SleepFor(start + absl::Seconds(1) * i / kRate - absl::Now());
+    EXPECT_TRUE(runner.Offer(records[i])) << "record " << i;
+  }
+  outage.join();
+  ASSERT_TRUE(stopped.ok()) << stopped;
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  runner.Stop(absl::Now() + absl::Seconds(15));
+
+  const sinks::SinkRunner::Stats stats = runner.stats();
+  EXPECT_EQ(stats.sent, kRecords);
+  EXPECT_GT(stats.failed, 0u);
+  EXPECT_EQ(stats.dropped, 0u);
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(Count(), absl::StrCat(kRecords));
+  EXPECT_EQ(Count("count(DISTINCT (uuid, seq))"), absl::StrCat(kRecords));
 }
 
 }  // namespace
