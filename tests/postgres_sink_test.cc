@@ -266,6 +266,42 @@ TEST_F(PostgresSinkTest, SilentServerFailsTheWriteInTime) {
   EXPECT_EQ(Count(), "10");
 }
 
+// TimescaleDB is not in Debian 12: a stand-in (a pg_extension row named
+// timescaledb and a create_hypertable function that records its call)
+// checks what the writer asks of it, not TimescaleDB itself.
+TEST_F(PostgresSinkTest, WithTimescaleDbTheNewTableBecomesAHypertable) {
+  absl::StatusOr<Rows> fake = server_->Query(R"(
+      SET allow_system_table_mods = on;
+      INSERT INTO pg_extension (oid, extname, extowner, extnamespace,
+                                extrelocatable, extversion)
+        VALUES (99999, 'timescaledb', 10, 'public'::regnamespace, false,
+                '2.11.0');
+      CREATE TABLE hypertable_calls (relation text, time_column name,
+                                     if_not_exists bool, migrate_data bool);
+      CREATE FUNCTION create_hypertable(relation regclass,
+          time_column_name name, if_not_exists bool DEFAULT false,
+          migrate_data bool DEFAULT false) RETURNS bool LANGUAGE sql AS
+        'INSERT INTO hypertable_calls VALUES ($1::text, $2, $3, $4)
+         RETURNING true';
+  )");
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  for (int i = 0; i < 2; ++i) {  // the second finds the table
+    std::unique_ptr<sinks::SinkWriter> writer =
+        sinks::NewPostgresWriter(PostgresUrl(server_->Uri(kPassword)));
+    ASSERT_TRUE(writer->Connect().ok());
+    ASSERT_TRUE(writer->Write(MakeRecords(0, 10)).status.ok());
+  }
+  absl::StatusOr<Rows> calls = server_->Query("TABLE hypertable_calls");
+  ASSERT_TRUE(calls.ok()) << calls.status();
+  EXPECT_EQ(*calls, Rows({{"flows", "end_time", "t", "t"}}));
+  absl::StatusOr<Rows> unique = server_->Query(
+      "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+      "WHERE conrelid = 'flows'::regclass AND contype = 'u'");
+  ASSERT_TRUE(unique.ok()) << unique.status();
+  EXPECT_EQ(*unique, Rows({{"UNIQUE (uuid, seq, end_time)"}}));
+  EXPECT_EQ(Count(), "10");
+}
+
 // 200 records/s for 25 s through a real SinkRunner, the server stopped
 // (pg_ctl stop -m fast) for 10 s in the middle and started again on its
 // port: every record arrives exactly once, and nothing is dropped.

@@ -1,9 +1,11 @@
 #include "tests/testutil/postgres_server.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -61,6 +63,7 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
     return absl::InternalError(absl::StrCat("mkdtemp ", pattern));
   }
   server->dir_ = pattern;
+  if (absl::Status s = server->StartReaper(); !s.ok()) return s;
   const std::string pwfile = server->dir_ + "/pwfile";
   if (absl::Status s = WriteFile(pwfile, absl::StrCat(password, "\n"));
       !s.ok()) {
@@ -99,6 +102,14 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
 
 PostgresServer::~PostgresServer() {
   if (dir_.empty()) return;
+  if (reaper_ > 0) {
+    close(reaper_pipe_);  // the reaper stops the server, removes dir_
+    if (WaitFor(reaper_, absl::Seconds(20)) < 0) {
+      kill(reaper_, SIGKILL);
+      waitpid(reaper_, nullptr, 0);
+    }
+  }
+  // In case the reaper could not.
   const std::string pidfile = dir_ + "/data/postmaster.pid";
   if (std::filesystem::exists(pidfile)) {
     PgCtl({"stop", "-m", "immediate", "-w", "-t", "10"}).IgnoreError();
@@ -162,6 +173,37 @@ absl::StatusOr<std::vector<std::vector<std::string>>> PostgresServer::Query(
   PQfinish(conn);
   if (!outcome.ok()) return outcome;
   return rows;
+}
+
+absl::Status PostgresServer::StartReaper() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe2");
+  const std::string as_user =
+      geteuid() == 0 ? "/usr/bin/setpriv --reuid=65534 --regid=65534 "
+                       "--clear-groups -- "
+                     : "";
+  const std::string script = absl::StrCat(
+      "read _; ", as_user, "/usr/bin/env -C ", dir_, " ", kBin, "pg_ctl -D ",
+      dir_, "/data stop -m immediate -w -t 10; pid=$(head -n1 ", dir_,
+      "/data/postmaster.pid) && kill -9 \"$pid\"; rm -rf ", dir_);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setsid();  // outlives a kill of the test's process group
+    dup2(fds[0], 0);
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
+    _exit(127);
+  }
+  close(fds[0]);
+  if (pid < 0) {
+    close(fds[1]);
+    return absl::InternalError("fork");
+  }
+  reaper_ = pid;
+  reaper_pipe_ = fds[1];
+  return absl::OkStatus();
 }
 
 absl::Status PostgresServer::PgCtl(const std::vector<std::string>& args) const {

@@ -11,11 +11,15 @@
 //   Stop()     pg_ctl stop -m fast; Restart() starts it again, same port.
 //   ~          pg_ctl stop -m immediate, SIGKILL of the postmaster (its pid
 //              from postmaster.pid) if still there, then the directory goes.
+//              A reaper process started first does the same when the
+//              owner's process ends without it (a crash, SIGKILL).
 //
 // Threading: the methods belong to the owner's thread; Query() opens its
 // own connection, so other threads may use the server meanwhile.
 #ifndef TCPINFO_TESTS_TESTUTIL_POSTGRES_SERVER_H_
 #define TCPINFO_TESTS_TESTUTIL_POSTGRES_SERVER_H_
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
@@ -59,9 +63,14 @@ class PostgresServer {
   // argv run as the server's user, output appended to dir_/commands.log.
   absl::Status RunAsServerUser(std::vector<std::string> argv) const;
   absl::Status WaitUntilReady() const;
+  // Forks the reaper: a shell in its own session that waits for EOF on a
+  // pipe only this process holds, then stops the server and removes dir_.
+  absl::Status StartReaper();
 
   std::string dir_;
   uint16_t port_ = 0;
+  pid_t reaper_ = -1;
+  int reaper_pipe_ = -1;  // its write end, O_CLOEXEC
 };
 
 }  // namespace testutil
