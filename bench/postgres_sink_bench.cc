@@ -5,13 +5,23 @@
 //   build/bin/postgres_sink_bench [benchmark flags]   (as root or not)
 //
 //   BM_PostgresWrite/B    Write() of batches of B new records (COPY into
-//                         the staging table, INSERT ... ON CONFLICT DO
-//                         NOTHING, COMMIT): records/s as items_per_second,
-//                         measured in wall time (the server's work is in
-//                         other processes)
-//   BM_PostgresRetry/B    the same batch written again: all conflicts
+//                         the table, COMMIT): records/s as
+//                         items_per_second, in wall time (the server works
+//                         in another process); server_us_per_record: the
+//                         CPU its backend spent per record
+//   BM_PostgresRetry/B    the same batch written again and again: every
+//                         COPY fails on the unique key, the batch goes
+//                         through the staging table (COPY, INSERT ... ON
+//                         CONFLICT DO NOTHING, COMMIT)
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -30,55 +40,69 @@ constexpr char kPassword[] = "bench-password";
 // Started by main() before the benchmarks run, stopped after.
 testutil::PostgresServer* server = nullptr;
 
-std::unique_ptr<sinks::SinkWriter> ConnectedWriter(benchmark::State& state) {
+// CPU seconds (user + system) process `pid` has used; 0 if unknown.
+double CpuSeconds(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {  // utime 14, stime 15
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Writes batches of state.range(0) records; `fresh`: every record new to
+// the table (each iteration moves every seq past any written before, in
+// every run of every benchmark), else the same batch again and again.
+void WriteBatches(benchmark::State& state, bool fresh) {
+  static uint32_t generation = 0;
   absl::StatusOr<sinks::SinkUrl> url =
       sinks::ParseSinkUrl(server->Uri(kPassword));
   if (!url.ok()) {
     state.SkipWithError(std::string(url.status().message()).c_str());
-    return nullptr;
+    return;
   }
   std::unique_ptr<sinks::SinkWriter> writer = sinks::NewPostgresWriter(*url);
   if (absl::Status s = writer->Connect(); !s.ok()) {
     state.SkipWithError(std::string(s.message()).c_str());
-    return nullptr;
+    return;
   }
-  return writer;
-}
-
-// Each iteration writes the batch with every seq moved past the last one,
-// so every record is new to the table.
-void BM_PostgresWrite(benchmark::State& state) {
-  std::unique_ptr<sinks::SinkWriter> writer = ConnectedWriter(state);
-  if (writer == nullptr) return;
+  absl::StatusOr<std::vector<std::vector<std::string>>> backend = server->Query(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = "
+      "'tcp-info' ORDER BY backend_start DESC LIMIT 1");
+  const std::string pid =
+      backend.ok() && backend->size() == 1 ? (*backend)[0][0] : "0";
   const uint32_t batch = static_cast<uint32_t>(state.range(0));
-  std::vector<flows::FlowRecord> records = testutil::MakeFlowRecords(0, batch);
+  std::vector<flows::FlowRecord> records =
+      testutil::MakeFlowRecords(fresh ? 0 : 1u << 30, batch);
+  const double cpu_before = CpuSeconds(pid);
   for (auto _ : state) {
-    for (flows::FlowRecord& r : records) r.seq += 4;
+    if (fresh) {
+      ++generation;
+      for (flows::FlowRecord& r : records) r.seq = r.seq % 4 + 4 * generation;
+    }
     const sinks::SinkWriter::WriteResult result = writer->Write(records);
     if (!result.status.ok()) {
       state.SkipWithError(std::string(result.status.message()).c_str());
       break;
     }
   }
+  const double records_written =
+      static_cast<double>(state.iterations()) * batch;
   state.SetItemsProcessed(state.iterations() * batch);
+  state.counters["server_us_per_record"] =
+      (CpuSeconds(pid) - cpu_before) * 1e6 / std::max(records_written, 1.0);
 }
+
+void BM_PostgresWrite(benchmark::State& state) { WriteBatches(state, true); }
 BENCHMARK(BM_PostgresWrite)->Arg(100)->Arg(1000)->Arg(5000)->UseRealTime();
 
-void BM_PostgresRetry(benchmark::State& state) {
-  std::unique_ptr<sinks::SinkWriter> writer = ConnectedWriter(state);
-  if (writer == nullptr) return;
-  const uint32_t batch = static_cast<uint32_t>(state.range(0));
-  const std::vector<flows::FlowRecord> records =
-      testutil::MakeFlowRecords(1u << 30, batch);
-  for (auto _ : state) {
-    const sinks::SinkWriter::WriteResult result = writer->Write(records);
-    if (!result.status.ok()) {
-      state.SkipWithError(std::string(result.status.message()).c_str());
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * batch);
-}
+void BM_PostgresRetry(benchmark::State& state) { WriteBatches(state, false); }
 BENCHMARK(BM_PostgresRetry)->Arg(1000)->UseRealTime();
 
 }  // namespace

@@ -214,8 +214,10 @@ class PostgresWriter : public SinkWriter {
               [](const std::string& a, const std::string& b) {
                 return a.size() > b.size();
               });
-    copy_sql_ = absl::StrCat("BEGIN; COPY ", kStaging, " (", ColumnList(),
-                             ") FROM STDIN");
+    direct_copy_sql_ = absl::StrCat("BEGIN; COPY ", kTable, " (", ColumnList(),
+                                    ") FROM STDIN");
+    staging_copy_sql_ = absl::StrCat("BEGIN; COPY ", kStaging, " (",
+                                     ColumnList(), ") FROM STDIN");
     insert_sql_ = absl::StrCat("INSERT INTO ", kTable, " (", ColumnList(),
                                ") SELECT ", ColumnList(), " FROM ", kStaging,
                                " ON CONFLICT DO NOTHING; COMMIT");
@@ -310,9 +312,28 @@ class PostgresWriter : public SinkWriter {
     return staging.status();
   }
 
+  // Most batches hold only new records: COPY goes straight into the table.
+  // A batch that repeats one (a retry after an answer was lost) fails that
+  // COPY with a unique violation, and goes through the staging table.
   absl::Status WriteBatch(absl::Span<const flows::FlowRecord> records,
                           absl::Time deadline) {
-    absl::StatusOr<Result> copy = Run(copy_sql_, deadline, "write");
+    absl::Status direct = Copy(direct_copy_sql_, records, deadline);
+    if (direct.ok()) return Run("COMMIT", deadline, "write").status();
+    if (!absl::IsAlreadyExists(direct)) return direct;
+    if (absl::Status s = Run("ROLLBACK", deadline, "write").status(); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = Copy(staging_copy_sql_, records, deadline); !s.ok()) {
+      return s;
+    }
+    return Run(insert_sql_, deadline, "write").status();
+  }
+
+  // Runs `sql` (BEGIN; COPY ... FROM STDIN) and sends `records` as its data.
+  absl::Status Copy(const std::string& sql,
+                    absl::Span<const flows::FlowRecord> records,
+                    absl::Time deadline) {
+    absl::StatusOr<Result> copy = Run(sql, deadline, "write");
     if (!copy.ok()) return copy.status();
     if (PQresultStatus(copy->get()) != PGRES_COPY_IN) {
       return absl::InternalError("postgres write: COPY did not start");
@@ -335,10 +356,7 @@ class PostgresWriter : public SinkWriter {
       if (!ready.ok()) return ready;
     }
     if (end < 0) return ConnectionError("write");
-    absl::StatusOr<Result> copied = Await(deadline, "write");
-    if (!copied.ok()) return copied.status();
-    absl::StatusOr<Result> committed = Run(insert_sql_, deadline, "write");
-    return committed.status();
+    return Await(deadline, "write").status();
   }
 
   // Hands buffer_ to libpq as COPY data and empties it.
@@ -355,8 +373,9 @@ class PostgresWriter : public SinkWriter {
   }
 
   // Sends `sql` (one or more statements) and waits for its results: the
-  // last one, or the COPY_IN one if a COPY ... FROM STDIN began; an error
-  // if any statement failed.
+  // last one, or the COPY_IN one if a COPY ... FROM STDIN began; the first
+  // error if a statement failed (AlreadyExists for a unique violation),
+  // once the server is done with the query.
   absl::StatusOr<Result> Run(const std::string& sql, absl::Time deadline,
                              absl::string_view what) {
     if (!PQsendQuery(conn_, sql.c_str())) return ConnectionError(what);
@@ -367,6 +386,7 @@ class PostgresWriter : public SinkWriter {
     absl::Status flushed = Flush(deadline, what);
     if (!flushed.ok()) return flushed;
     Result last;
+    absl::Status error;
     while (true) {
       while (PQisBusy(conn_)) {
         absl::Status ready = WaitSocket(POLLIN, deadline, what);
@@ -384,11 +404,19 @@ class PostgresWriter : public SinkWriter {
         case PGRES_COPY_IN:
           return result;
         default:
-          return absl::UnavailableError(
-              absl::StrCat("postgres ", what, ": ",
-                           Scrub(PQresultErrorMessage(result.get()))));
+          if (error.ok()) {
+            const char* state =
+                PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+            error = absl::Status(
+                state != nullptr && absl::string_view(state) == "23505"
+                    ? absl::StatusCode::kAlreadyExists
+                    : absl::StatusCode::kUnavailable,
+                absl::StrCat("postgres ", what, ": ",
+                             Scrub(PQresultErrorMessage(result.get()))));
+          }
       }
     }
+    if (!error.ok()) return error;
     if (PQstatus(conn_) == CONNECTION_BAD) return ConnectionError(what);
     return last;
   }
@@ -447,7 +475,8 @@ class PostgresWriter : public SinkWriter {
   const std::string conninfo_;
   const PostgresWriterOptions options_;
   std::vector<std::string> secrets_;
-  std::string copy_sql_;
+  std::string direct_copy_sql_;
+  std::string staging_copy_sql_;
   std::string insert_sql_;
   PGconn* conn_ = nullptr;
   std::string buffer_;  // COPY data, reused across batches

@@ -10,11 +10,13 @@
 //              transaction; with the TimescaleDB extension installed in the
 //              database the new table becomes a hypertable on end_time and
 //              the unique key is (uuid, seq, end_time).
-//   Write()    one transaction per batch: COPY (text format) into a
-//              session's temporary staging table, then INSERT INTO flows
-//              ... ON CONFLICT DO NOTHING, so a retried batch adds nothing
-//              twice. All records written, or none (written 0, and the
-//              connection is closed: the runner Connect()s again).
+//   Write()    one transaction per batch: COPY (text format) straight
+//              into the table; a batch that repeats a record (a retry whose
+//              first answer was lost) fails that COPY on the unique key and
+//              goes again through a session's temporary staging table with
+//              INSERT INTO flows ... ON CONFLICT DO NOTHING, so nothing is
+//              written twice. All records written, or none (written 0, and
+//              the connection is closed: the runner Connect()s again).
 //   Values     as flows::VisitColumns gives them; times truncated from
 //              nanoseconds to PostgreSQL's microseconds; integers above
 //              2^63-1 (none in practice but the cookie) saturate.
