@@ -44,7 +44,7 @@ case "$cmd" in
     install_deps
     build build
     mkdir -p data
-    exec ./build/bin/tcp-info -output=./data \
+    exec ./build/bin/tcp-info -output=./data -sink=sqlite:./data/flows.db \
       -prometheusx.listen-address=localhost:9990 "$@"
     ;;
   test)

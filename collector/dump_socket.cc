@@ -25,8 +25,11 @@ constexpr int kMaxSignalRetries = 64;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DumpSocket>> DumpSocket::Open() {
+absl::StatusOr<std::unique_ptr<DumpSocket>> DumpSocket::Open(
+    uint32_t states, uint8_t extensions) {
   std::unique_ptr<DumpSocket> s(new DumpSocket());
+  s->states_ = states;
+  s->extensions_ = extensions;
   s->buffer_ = std::make_unique<uint64_t[]>(kReceiveBufferBytes / 8);
   absl::Status status = s->Reopen();
   if (!status.ok()) return status;
@@ -98,7 +101,7 @@ DumpResult DumpSocket::Dump(uint8_t family, DumpMessageHandler handler) {
   ++sequence_;
   if (sequence_ == 0) ++sequence_;  // 0 would disable the sequence check
   const inetdiag::DumpRequest request =
-      inetdiag::MakeDumpRequest(family, sequence_);
+      inetdiag::MakeDumpRequest(family, sequence_, states_, extensions_);
   if (mnl_socket_sendto(socket_, &request, sizeof(request)) < 0) {
     fail(DumpIssue::kSocketError, errno);
     result.elapsed = since_start();

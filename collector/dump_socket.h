@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "collector/netlink_dump.h"
+#include "inetdiag/request.h"
 
 struct mnl_socket;
 
@@ -31,8 +32,13 @@ class DumpSocket : public DumpSource {
   static constexpr size_t kReceiveBufferBytes = 64 * 1024;
   static constexpr int kKernelReceiveBufferBytes = 1 << 20;
 
-  // Opens and binds the socket. Fails if NETLINK_SOCK_DIAG is unavailable.
-  static absl::StatusOr<std::unique_ptr<DumpSocket>> Open();
+  // Opens and binds the socket, whose dumps ask for the sockets in `states`
+  // with the attributes `extensions` (inetdiag::MakeDumpRequest; the
+  // defaults are the collector's). Fails if NETLINK_SOCK_DIAG is
+  // unavailable.
+  static absl::StatusOr<std::unique_ptr<DumpSocket>> Open(
+      uint32_t states = inetdiag::kDumpStates,
+      uint8_t extensions = inetdiag::kDumpExtensions);
   ~DumpSocket() override;
   DumpSocket(const DumpSocket&) = delete;
   DumpSocket& operator=(const DumpSocket&) = delete;
@@ -56,6 +62,8 @@ class DumpSocket : public DumpSource {
   struct mnl_socket* socket_ = nullptr;
   uint32_t port_id_ = 0;
   uint32_t sequence_ = 0;
+  uint32_t states_ = inetdiag::kDumpStates;
+  uint8_t extensions_ = inetdiag::kDumpExtensions;
   int kernel_receive_buffer_ = 0;
   std::unique_ptr<uint64_t[]> buffer_;  // 8-byte aligned
 };

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -45,6 +46,22 @@ absl::StatusOr<bool> ParseBool(absl::string_view v) {
   return Bad("want true or false");
 }
 
+// A Go-syntax duration (10ms, 1m30s), at least `min`, not infinite.
+absl::Status SetDuration(absl::string_view v, absl::Duration min,
+                         absl::Duration* out) {
+  absl::Duration d;
+  if (!absl::ParseDuration(v, &d) || d < min || d == absl::InfiniteDuration()) {
+    return Bad(absl::StrCat("want a duration >= ", absl::FormatDuration(min),
+                            " such as 10ms or 1s"));
+  }
+  *out = d;
+  return absl::OkStatus();
+}
+
+// Flags whose repeated values are URLs, which may hold commas: one value
+// per use on the command line, white-space separated in the environment.
+bool TakesUrls(absl::string_view flag) { return flag == "sink"; }
+
 absl::Status SetBool(absl::string_view v, bool* out) {
   absl::StatusOr<bool> b = ParseBool(v);
   if (!b.ok()) return b.status();
@@ -77,13 +94,7 @@ const std::vector<FlagSpec>& Specs() {
        "that takes longer is followed at once by the next; none queue up.",
        false,
        [](absl::string_view v, Config* c) {
-         absl::Duration d;
-         if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration() ||
-             d == absl::InfiniteDuration()) {
-           return Bad("want a duration >= 0 such as 10ms or 1s");
-         }
-         c->interval = d;
-         return absl::OkStatus();
+         return SetDuration(v, absl::ZeroDuration(), &c->interval);
        }},
       {"exclude-srcport", "port", "none",
        "Exclude connections whose source (local) port is this one. "
@@ -153,6 +164,37 @@ const std::vector<FlagSpec>& Specs() {
        [](absl::string_view v, Config* c) {
          return SetBool(v, &c->destroy_events);
        }},
+      {"sink", "url", "none",
+       "Also write flow records (one per connection per active timeout, and "
+       "one when it ends) to this sink: sqlite:PATH, jsonl:PATH, jsonl:- "
+       "(standard output), postgres://[user[:password]@]host[:port]/db, "
+       "kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?property=value&...], "
+       "ipfix://HOST:PORT (UDP) or ipfix+tcp://HOST:PORT. Repeatable, one "
+       "URL per use; $SINK holds one or several separated by white space.",
+       true,
+       [](absl::string_view v, Config* c) {
+         c->sinks.emplace_back(v);
+         return absl::OkStatus();
+       }},
+      {"sink.queue-size", "records", "65536",
+       "Flow records each sink holds while its destination is slow or down; "
+       "beyond it new records are dropped and counted.",
+       false,
+       [](absl::string_view v, Config* c) {
+         size_t n;
+         if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 100000000) {
+           return Bad("want a whole number 1-100000000");
+         }
+         c->sink_queue_size = n;
+         return absl::OkStatus();
+       }},
+      {"flows.active-timeout", "duration", "60s",
+       "How often a live connection that moved gets an interim flow record "
+       "(Go syntax: 30s, 5m).",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetDuration(v, absl::Seconds(1), &c->flows_active_timeout);
+       }},
       {"trace", "", "false", "Accepted for compatibility; has no effect.",
        false,
        [](absl::string_view v, Config* c) { return SetBool(v, &c->trace); }},
@@ -175,11 +217,19 @@ const FlagSpec* Find(absl::string_view name) {
   return nullptr;
 }
 
-// Applies `value` (split on commas for repeatable flags) to `config`.
+// Applies `value` (split on commas for repeatable flags; URLs split on
+// white space when from the environment) to `config`.
 absl::Status Apply(const FlagSpec& spec, absl::string_view value,
                    absl::string_view source, Config* config) {
   std::vector<absl::string_view> values;
-  if (spec.repeatable) {
+  if (TakesUrls(spec.name)) {
+    if (absl::StartsWith(source, "$")) {
+      values = absl::StrSplit(value, absl::ByAnyChar(" \t\n"),
+                              absl::SkipWhitespace());
+    } else {
+      values.push_back(value);
+    }
+  } else if (spec.repeatable) {
     values = absl::StrSplit(value, ',', absl::SkipWhitespace());
   } else {
     values.push_back(value);

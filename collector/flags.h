@@ -5,7 +5,8 @@
 //  - a boolean flag alone means true; otherwise -flag=false (Go's
 //    strconv.ParseBool spellings: 1 0 t f true false TRUE ...);
 //  - repeatable flags (-exclude-srcport, -exclude-dstip) add one value per
-//    use; a comma-separated list adds several;
+//    use; a comma-separated list adds several; -sink takes one URL per use
+//    (a URL may hold commas), and $SINK several separated by white space;
 //  - every flag can also come from the environment, named by upper-casing
 //    it and turning '.' and '-' into '_' (PROMETHEUSX_LISTEN_ADDRESS); a
 //    flag given on the command line ignores its variable;
@@ -16,6 +17,7 @@
 #ifndef TCPINFO_COLLECTOR_FLAGS_H_
 #define TCPINFO_COLLECTOR_FLAGS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +44,10 @@ struct Config {
   std::string prometheus_listen_address = ":9990";
   std::string eventsocket;
   bool destroy_events = true;
+  // -sink, in order; checked by sinks::ParseSinkUrl in main.
+  std::vector<std::string> sinks;
+  size_t sink_queue_size = 65536;
+  absl::Duration flows_active_timeout = absl::Seconds(60);
   bool trace = false;  // accepted for compatibility; no effect
   bool help = false;   // -h or -help was given; nothing else is checked
 };

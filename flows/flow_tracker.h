@@ -1,25 +1,43 @@
 // FlowTracker: the CollectorObserver that turns the collector's snapshots
 // into flow records (flow_record.h) and hands them to a RecordConsumer.
 //
-//   OnFlowOpen   -> a flow: start_time, addresses, ports
-//   OnSnapshot   -> its latest counters, RTT, state, congestion control
-//                   (only what it needs, a few hundred bytes per flow)
-//   OnFlowClose  -> its final record (kDestroyed or kAbsent)
-//   OnCycle      -> interim records of flows whose last record is
-//                   active_timeout old and that changed since (idle flows
-//                   get none: their deltas would all be zero)
+//   OnFlowOpen   -> a flow: start_time (first sighting), addresses, ports.
+//                   LISTEN-state sockets are not flows and are ignored.
+//   OnSnapshot   -> its latest counters (32-bit ones extended across their
+//                   wrap), RTT, lowest min_rtt, highest delivery rate,
+//                   state, congestion control; fields a shorter tcp_info
+//                   lacks read as zero
+//   OnFlowClose  -> its final record (kDestroyed or kAbsent), end_time its
+//                   last snapshot's time
+//   OnCycle      -> interim records (see below)
 //   FinishAll    -> at shutdown, a final record (kDaemonStop) for each
 //                   flow still open
 //
-// Interim scheduling is a queue ordered by due time (monotonic clock), so a
-// cycle costs nothing per flow that is not due.
+// Interim records. A flow is due active_timeout after its previous record
+// (after the first cycle that saw it, for its first), on the monotonic clock
+// of CycleStats::monotonic_start. A due flow whose counters moved since its
+// previous record gets an interim record at that cycle; one that did not
+// (idle: every delta would be zero) gets none, and its next counter change
+// makes it get one at the next cycle. Flows wait in a queue ordered by due
+// time, so a cycle costs nothing per flow that is not due.
 //
-// Direction. Listening sockets are not flows (the collector's filter drops
-// most of them: their remote address is unspecified). Instead a thread of
-// the tracker's own dumps the namespace's listening sockets once a second
-// (a LISTEN-only inet_diag dump, which skips the established hash) and a
-// flow whose local port a listening socket held (remembered for a minute
-// after it was last seen) is kIn; decided when its first record is made.
+// limited_by, over the record's interval (its deltas): the kernel's
+// busy_time includes rwnd_limited and sndbuf_limited (it is the sum of the
+// three chronos), so with delta busy == 0 it is kNone, else the largest of
+// rwnd_limited (kReceiver), sndbuf_limited (kSender) and busy - rwnd -
+// sndbuf (kNetwork: sending, limited by the congestion window); ties go to
+// kNetwork, then kReceiver.
+//
+// Direction. Listening sockets are not flows. Instead a thread of the
+// tracker's own (ListeningPorts) dumps the namespace's listening sockets once
+// a second and remembers each listening port for 60 s after it last saw it.
+// A flow is kIn if its local port is in that set when the flow's first
+// record is made (any family, any local address), else kOut; every later
+// record of the flow carries the same direction.
+//
+// Memory: one entry of ~290 bytes per open flow (two sets of twelve 64-bit
+// counters are 192 of them: the latest, and those of the previous record)
+// and 16 bytes in the queue; nothing is allocated per snapshot.
 //
 // Thread contract: as CollectorObserver, every call on the polling thread.
 #ifndef TCPINFO_FLOWS_FLOW_TRACKER_H_
@@ -47,9 +65,15 @@ struct FlowTrackerOptions {
   bool watch_listeners = true;
 };
 
+// The limited_by rule above, on a record's deltas.
+LimitedBy LimitedByOf(const FlowCounters& delta);
+
 class FlowTracker : public collector::CollectorObserver {
  public:
-  // `consumer` must outlive the tracker.
+  // `consumer` must outlive the tracker. With watch_listeners, dumps the
+  // listening sockets of the calling thread's network namespace once before
+  // returning, then starts the watcher thread; if the dump socket cannot be
+  // opened, logs one line to stderr and every flow is kOut.
   FlowTracker(FlowTrackerOptions options, RecordConsumer* consumer);
   ~FlowTracker() override;
   FlowTracker(const FlowTracker&) = delete;
@@ -64,8 +88,8 @@ class FlowTracker : public collector::CollectorObserver {
                    collector::CloseReason reason) override;
   void OnCycle(const collector::CycleStats& stats) override;
 
-  // Shutdown: a final record (kDaemonStop) for every flow still open.
-  // Returns how many.
+  // Shutdown: a final record (kDaemonStop) for every flow still open, which
+  // the tracker then forgets. Returns how many.
   size_t FinishAll();
 
   size_t open_flows() const;

@@ -2,7 +2,8 @@
 
 namespace inetdiag {
 
-DumpRequest MakeDumpRequest(uint8_t family, uint32_t sequence) {
+DumpRequest MakeDumpRequest(uint8_t family, uint32_t sequence, uint32_t states,
+                            uint8_t extensions) {
   DumpRequest r{};
   r.header.nlmsg_len = sizeof(DumpRequest);
   r.header.nlmsg_type = kSockDiagByFamily;
@@ -11,8 +12,8 @@ DumpRequest MakeDumpRequest(uint8_t family, uint32_t sequence) {
   r.header.nlmsg_pid = 0;
   r.request.family = family;
   r.request.protocol = kProtocolTcp;
-  r.request.ext = kDumpExtensions;
-  r.request.states = kDumpStates;
+  r.request.ext = extensions;
+  r.request.states = states;
   return r;
 }
 

@@ -44,10 +44,14 @@ struct DumpRequest {
 static_assert(sizeof(DumpRequest) == 72);
 static_assert(offsetof(DumpRequest, request) == NLMSG_HDRLEN);
 
-// The request for all TCP sockets of `family` (kAfInet or kAfInet6), with
-// NLM_F_REQUEST | NLM_F_DUMP, sequence number `sequence` and port id 0 (the
-// kernel).
-DumpRequest MakeDumpRequest(uint8_t family, uint32_t sequence);
+// The request for the TCP sockets of `family` (kAfInet or kAfInet6) in
+// `states` (bit s for TCP state s) with the attributes `extensions` asks
+// for, with NLM_F_REQUEST | NLM_F_DUMP, sequence number `sequence` and port
+// id 0 (the kernel). A request for LISTEN only (1 << 10) makes the kernel
+// walk its listening hash alone.
+DumpRequest MakeDumpRequest(uint8_t family, uint32_t sequence,
+                            uint32_t states = kDumpStates,
+                            uint8_t extensions = kDumpExtensions);
 
 }  // namespace inetdiag
 

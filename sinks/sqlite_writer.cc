@@ -113,9 +113,20 @@ class SqliteWriter : public SinkWriter {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     // WAL with synchronous=NORMAL: a crash of the process or the machine
     // may lose the last commits, never the file.
-    if (absl::Status s = Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
-    if (absl::Status s = Exec("PRAGMA synchronous=NORMAL"); !s.ok()) return s;
-    if (absl::Status s = Exec(CreateTableSql().c_str()); !s.ok()) return s;
+    if (absl::Status s = Exec("journal_mode", "PRAGMA journal_mode=WAL");
+        !s.ok())
+      return s;
+    if (absl::Status s = Exec("synchronous", "PRAGMA synchronous=NORMAL");
+        !s.ok())
+      return s;
+    // After a failure (a full disk): move what the WAL holds into the
+    // database and truncate it, as commits that fail never checkpoint and a
+    // WAL grown to the disk's limit would fail every commit after.
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                              nullptr);
+    if (absl::Status s = Exec("create table", CreateTableSql().c_str());
+        !s.ok())
+      return s;
     const std::string insert = InsertSql();
     rc = sqlite3_prepare_v3(db_, insert.c_str(), -1, SQLITE_PREPARE_PERSISTENT,
                             &insert_, nullptr);
@@ -125,7 +136,7 @@ class SqliteWriter : public SinkWriter {
 
   WriteResult Write(absl::Span<const flows::FlowRecord> records) override {
     WriteResult result;
-    if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) {
+    if (absl::Status s = Exec("begin", "BEGIN IMMEDIATE"); !s.ok()) {
       result.status = s;
       return result;
     }
@@ -144,7 +155,7 @@ class SqliteWriter : public SinkWriter {
         return result;
       }
     }
-    if (absl::Status s = Exec("COMMIT"); !s.ok()) {
+    if (absl::Status s = Exec("commit", "COMMIT"); !s.ok()) {
       result.status = s;
       Rollback();
       return result;
@@ -156,20 +167,24 @@ class SqliteWriter : public SinkWriter {
   void Close(absl::Time deadline) override { CloseDb(); }
 
  private:
-  absl::Status Error(const char* what, int rc) const {
-    return absl::UnavailableError(
-        absl::StrCat(what, " ", path_, ": ",
-                     db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc),
-                     " (", sqlite3_errstr(rc), ")"));
+  // "<what> <path>: <SQLite's message> (<its code's text>, when other)".
+  absl::Status Error(const char* what, int rc,
+                     const char* message = nullptr) const {
+    std::string detail = message != nullptr ? message
+                         : db_ != nullptr   ? sqlite3_errmsg(db_)
+                                            : sqlite3_errstr(rc);
+    if (detail != sqlite3_errstr(rc)) {
+      absl::StrAppend(&detail, " (", sqlite3_errstr(rc), ")");
+    }
+    return absl::UnavailableError(absl::StrCat(what, " ", path_, ": ", detail));
   }
 
-  absl::Status Exec(const char* sql) {
+  // Runs `sql`; `what` names it in the error.
+  absl::Status Exec(const char* what, const char* sql) {
     char* message = nullptr;
     const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
     if (rc == SQLITE_OK) return absl::OkStatus();
-    absl::Status s = absl::UnavailableError(
-        absl::StrCat(path_, ": ", message != nullptr ? message : "", " (",
-                     sqlite3_errstr(rc), ")"));
+    absl::Status s = Error(what, rc, message);
     sqlite3_free(message);
     return s;
   }

@@ -24,6 +24,7 @@
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Result {
   int exit_code = -1;
@@ -113,6 +114,33 @@ TEST_F(TcpInfoCli, MistakesFailWithOneLineAndExitTwo) {
   EXPECT_THAT(env.err, HasSubstr("$REPS"));
 }
 
+TEST_F(TcpInfoCli, BadSinkFailsWithOneLineNamingTheFlagAndExitsTwo) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"-sink=nope:x"}, "tcp-info: -sink=nope:x: unknown scheme \"nope\""},
+      {{"-sink=sqlite:" + dir_ + "/missing/flows.db"},
+       "tcp-info: -sink=sqlite:" + dir_ + "/missing/flows.db: directory " +
+           dir_ + "/missing: No such file or directory"},
+      {{"-sink=jsonl:-", "-sink=kafka://k:9092"}, "-sink=kafka://k:9092: "},
+      {{"-sink.queue-size=0"}, "-sink.queue-size"},
+      {{"-flows.active-timeout=soon"}, "-flows.active-timeout"},
+  };
+  for (const auto& [args, message] : cases) {
+    std::vector<std::string> full = {"-output", dir_ + "/out"};
+    full.insert(full.end(), args.begin(), args.end());
+    const Result r = Run(full);
+    EXPECT_EQ(r.exit_code, 2) << args.back();
+    EXPECT_THAT(r.err, HasSubstr(message));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  // From the environment too, and never with the password.
+  const Result env = Run({"-output", dir_ + "/out"},
+                         {"SINK=jsonl:- kafka://u:s3cret@k:9092/t"});
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_THAT(env.err, HasSubstr("-sink=kafka://u@k:9092/t: "));
+  EXPECT_THAT(env.err, Not(HasSubstr("s3cret")));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/out"));
+}
+
 TEST_F(TcpInfoCli, HelpDocumentsEveryFlag) {
   const Result r = Run({"-help"});
   EXPECT_EQ(r.exit_code, 0);
@@ -120,7 +148,8 @@ TEST_F(TcpInfoCli, HelpDocumentsEveryFlag) {
        {"-output", "-reps", "-interval", "-exclude-srcport", "-exclude-dstip",
         "-anonymize.ip", "-uuid-prefix-file", "-include-local",
         "-prometheusx.listen-address", "-tcpinfo.eventsocket",
-        "-destroy-events"}) {
+        "-destroy-events", "-sink", "-sink.queue-size",
+        "-flows.active-timeout"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }

@@ -197,5 +197,64 @@ TEST(Flags, UuidPrefixComesFromTheFileWithoutTrailingNewline) {
   EXPECT_FALSE(UuidPrefix(c).ok());
 }
 
+TEST(Flags, SinkTakesOneUrlPerUseCommasIncluded) {
+  absl::StatusOr<Config> c =
+      Parse({"-sink=kafka://10.77.0.5:9092,10.77.0.6:9092/flows", "--sink",
+             "sqlite:/var/lib/tcp-info/flows.db"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->sinks,
+              ElementsAre("kafka://10.77.0.5:9092,10.77.0.6:9092/flows",
+                          "sqlite:/var/lib/tcp-info/flows.db"));
+  EXPECT_TRUE(Parse({})->sinks.empty());
+  EXPECT_EQ(Parse({})->sink_queue_size, 65536u);
+  EXPECT_EQ(Parse({})->flows_active_timeout, absl::Seconds(60));
+}
+
+TEST(Flags, SinkVariableHoldsUrlsSeparatedByWhiteSpace) {
+  absl::StatusOr<Config> c = Parse(
+      {},
+      {{"SINK", " jsonl:-\n kafka://k1:9092,k2:9092/t?acks=all\tsqlite:x.db "},
+       {"SINK_QUEUE_SIZE", "1000"},
+       {"FLOWS_ACTIVE_TIMEOUT", "5m"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->sinks,
+              ElementsAre("jsonl:-", "kafka://k1:9092,k2:9092/t?acks=all",
+                          "sqlite:x.db"));
+  EXPECT_EQ(c->sink_queue_size, 1000u);
+  EXPECT_EQ(c->flows_active_timeout, absl::Minutes(5));
+  // The command line wins over $SINK.
+  c = Parse({"-sink=jsonl:a"}, {{"SINK", "jsonl:b jsonl:c"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->sinks, ElementsAre("jsonl:a"));
+}
+
+TEST(Flags, SinkQueueSizeAndActiveTimeoutMistakes) {
+  for (const char* arg :
+       {"-sink.queue-size=0", "-sink.queue-size=-5", "-sink.queue-size=lots",
+        "-sink.queue-size=1000000000"}) {
+    absl::StatusOr<Config> r = Parse({arg});
+    ASSERT_FALSE(r.ok()) << arg;
+    EXPECT_THAT(r.status().message(), HasSubstr("for flag -sink.queue-size"));
+  }
+  for (const char* arg :
+       {"-flows.active-timeout=0s", "-flows.active-timeout=500ms",
+        "-flows.active-timeout=60"}) {
+    absl::StatusOr<Config> r = Parse({arg});
+    ASSERT_FALSE(r.ok()) << arg;
+    EXPECT_THAT(r.status().message(),
+                HasSubstr("for flag -flows.active-timeout: want a duration "
+                          ">= 1s"));
+  }
+  absl::StatusOr<Config> r = Parse({"-flows.active-timeout=1m30s"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->flows_active_timeout, absl::Seconds(90));
+  const std::string usage = Usage("tcp-info");
+  for (const char* text :
+       {"-sink url  [$SINK]", "-sink.queue-size records", "[$SINK_QUEUE_SIZE]",
+        "-flows.active-timeout", "[$FLOWS_ACTIVE_TIMEOUT]", "(default 60s)"}) {
+    EXPECT_THAT(usage, HasSubstr(text));
+  }
+}
+
 }  // namespace
 }  // namespace collector

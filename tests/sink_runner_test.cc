@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -260,9 +261,13 @@ TEST(SinkRunner, OfferNeverWaitsForAStuckWriter) {
   }
   std::sort(latencies.begin(), latencies.end());
   const absl::Duration p99 = latencies[latencies.size() * 99 / 100];
+  std::cout << "Offer while the writer is stuck: median "
+            << latencies[latencies.size() / 2] << ", p99 " << p99 << ", worst "
+            << worst << "\n";
   EXPECT_LT(p99, absl::Microseconds(200)) << "p99 " << p99;
-  // Any single one, preemption included, stays far below a blocked write.
-  EXPECT_LT(worst, absl::Milliseconds(50)) << "worst " << worst;
+  // Every one returns (the write never does); the bound only leaves room
+  // for preemption on a loaded machine.
+  EXPECT_LT(worst, absl::Milliseconds(500)) << "worst " << worst;
   EXPECT_EQ(runner.stats().queued, 20001u);
   {
     std::lock_guard<std::mutex> lock(state->mu);
@@ -300,8 +305,9 @@ TEST(SinkRunner, StopAtTheDeadlineCountsWhatIsLeftAsDropped) {
   runner.Start();
   const absl::Time t0 = absl::Now();
   runner.Stop(t0 + absl::Milliseconds(300));
-  // One write may be under way at the deadline: it ends, then Stop does.
-  EXPECT_LT(absl::Now() - t0, absl::Milliseconds(300 + 50 + 500));
+  // One write may be under way at the deadline: it ends, then Stop does
+  // (writing everything would take 5 s).
+  EXPECT_LT(absl::Now() - t0, absl::Milliseconds(2500));
   const SinkRunner::Stats s = runner.stats();
   EXPECT_GT(s.sent, 0u);
   EXPECT_LT(s.sent, 1000u);

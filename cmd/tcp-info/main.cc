@@ -11,14 +11,18 @@
 #include "collector/collector.h"
 #include "collector/destroy_listener.h"
 #include "collector/flags.h"
+#include "collector/observer_fanout.h"
 #include "collector/shutdown_signal.h"
 #include "collector/telemetry_observer.h"
 #include "eventsocket/server.h"
+#include "flows/flow_tracker.h"
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
 #include "parse/timestamp.h"
 #include "saver/saver.h"
+#include "sinks/sink_set.h"
+#include "sinks/sink_url.h"
 
 namespace {
 
@@ -30,6 +34,8 @@ constexpr char kVersion[] = "0.1.0-dev";
 // usually within microseconds; a socket in CLOSE still held by its process
 // sends it only when closed).
 constexpr absl::Duration kDestroyGrace = absl::Seconds(1);
+// How long the sinks may take at shutdown to write what they hold.
+constexpr absl::Duration kSinkDrain = absl::Seconds(5);
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "tcp-info: %s\n", message.c_str());
@@ -59,6 +65,25 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> prefix = collector::UuidPrefix(*config);
   if (!prefix.ok())
     return Fail(kUsageError, std::string(prefix.status().message()));
+  std::vector<sinks::SinkUrl> sink_urls;
+  for (const std::string& text : config->sinks) {
+    absl::StatusOr<sinks::SinkUrl> url = sinks::ParseSinkUrl(text);
+    if (!url.ok())
+      return Fail(kUsageError, std::string(url.status().message()));
+    sink_urls.push_back(*std::move(url));
+  }
+  // Flow records and their sinks, only with a -sink (none: nothing
+  // changes).
+  std::unique_ptr<sinks::SinkSet> sink_set;
+  if (!sink_urls.empty()) {
+    sinks::SinkOptions sink_options;
+    sink_options.queue_records = config->sink_queue_size;
+    absl::StatusOr<std::unique_ptr<sinks::SinkSet>> set =
+        sinks::SinkSet::Create(sink_urls, sink_options);
+    if (!set.ok())
+      return Fail(kUsageError, std::string(set.status().message()));
+    sink_set = *std::move(set);
+  }
 
   // Before the saver starts any thread, so that all of them block the
   // signals and only the polling loop sees them.
@@ -79,11 +104,12 @@ int main(int argc, char** argv) {
   metrics::Metrics metrics(kVersion);
   std::unique_ptr<metrics::MetricsServer> metrics_server;
   if (!config->prometheus_listen_address.empty()) {
+    std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
+        metrics.collectable(), std::make_shared<metrics::ProcessCollector>()};
+    if (sink_set != nullptr) collectables.push_back(sink_set->collectable());
     absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
-        metrics::MetricsServer::Start(
-            config->prometheus_listen_address,
-            {metrics.collectable(),
-             std::make_shared<metrics::ProcessCollector>()});
+        metrics::MetricsServer::Start(config->prometheus_listen_address,
+                                      collectables);
     if (!server.ok())
       return Fail(kUsageError, std::string(server.status().message()));
     metrics_server = *std::move(server);
@@ -97,6 +123,18 @@ int main(int argc, char** argv) {
     events = *std::move(server);
   }
   collector::TelemetryObserver telemetry(&metrics, events.get(), saver->get());
+  collector::ObserverFanout observers;
+  observers.Add(&telemetry);
+  std::unique_ptr<flows::FlowTracker> tracker;
+  if (sink_set != nullptr) {
+    flows::FlowTrackerOptions tracker_options;
+    tracker_options.uuid_prefix = *prefix;
+    tracker_options.active_timeout = config->flows_active_timeout;
+    tracker =
+        std::make_unique<flows::FlowTracker>(tracker_options, sink_set.get());
+    observers.Add(tracker.get());
+    sink_set->Start();
+  }
 
   collector::CollectorOptions options;
   options.interval = config->interval;
@@ -123,7 +161,11 @@ int main(int argc, char** argv) {
   metrics.SetDestroyEventsEnabled(destroy_listener != nullptr);
 
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
-      collector::Collector::Create(options, saver->get(), &telemetry);
+      collector::Collector::Create(
+          options, saver->get(),
+          tracker != nullptr
+              ? static_cast<collector::CollectorObserver*>(&observers)
+              : &telemetry);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
   auto drain_destroy_events = [&] {
@@ -148,6 +190,8 @@ int main(int argc, char** argv) {
   // delivered before the event socket closes.
   telemetry.CloseAllFlows(parse::Timestamp::Now());
   if (events) events->Stop(absl::Seconds(2));
+  if (tracker != nullptr) tracker->FinishAll();
+  if (sink_set != nullptr) sink_set->Stop(kSinkDrain);
   std::fprintf(stderr, "tcp-info: %s%s\n",
                signal != 0 ? "stopped by signal; " : "",
                (*collector)->SummaryLine().c_str());
