@@ -3,8 +3,11 @@
 // to the records column by column, idempotent retries, a server outage
 // through a real SinkRunner, bounded calls, and errors without passwords.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -222,6 +225,46 @@ TEST_F(PostgresSinkTest, UnreachablePortFailsWithoutThePassword) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("Connection refused"));
   EXPECT_THAT(std::string(status.message()), Not(HasSubstr(kPassword)));
   EXPECT_THAT(std::string(status.message()), Not(HasSubstr(uri)));
+}
+
+// Without a password in the URI, libpq's usual places serve: a password
+// file named by PGPASSFILE, then PGPASSWORD.
+TEST_F(PostgresSinkTest, PasswordFromPgpassFileOrEnvironment) {
+  const std::string uri = absl::StrCat(
+      "postgres://tcpinfo@127.0.0.1:", server_->port(), "/postgres");
+  std::unique_ptr<sinks::SinkWriter> writer =
+      sinks::NewPostgresWriter(PostgresUrl(uri));
+  const absl::Status without = writer->Connect();
+  EXPECT_THAT(std::string(without.message()),
+              HasSubstr("no password supplied"));
+
+  const std::string pgpass = server_->dir() + "/pgpass";
+  {
+    std::ofstream out(pgpass);
+    out << "127.0.0.1:" << server_->port() << ":*:tcpinfo:" << kPassword
+        << "\n";
+  }
+  ASSERT_EQ(chmod(pgpass.c_str(), 0600), 0);
+  setenv("PGPASSFILE", pgpass.c_str(), 1);
+  const absl::Status from_file = writer->Connect();
+  unsetenv("PGPASSFILE");
+  EXPECT_TRUE(from_file.ok()) << from_file;
+
+  setenv("PGPASSWORD", kPassword, 1);
+  const absl::Status from_env = writer->Connect();
+  setenv("PGPASSWORD", "Env-wrong-5c2e-secret", 1);
+  // A writer made now knows the value, and hides it too.
+  std::unique_ptr<sinks::SinkWriter> wrong =
+      sinks::NewPostgresWriter(PostgresUrl(uri));
+  const absl::Status wrong_env = wrong->Connect();
+  unsetenv("PGPASSWORD");
+  EXPECT_TRUE(from_env.ok()) << from_env;
+  EXPECT_THAT(std::string(wrong_env.message()),
+              HasSubstr("password authentication failed"));
+  EXPECT_THAT(std::string(wrong_env.message()),
+              Not(HasSubstr("Env-wrong-5c2e-secret")));
+  ASSERT_TRUE(writer->Write(MakeRecords(0, 3)).status.ok());
+  EXPECT_EQ(Count(), "3");
 }
 
 // libpq quotes a malformed URI token in its error; a password is replaced.
