@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -169,6 +170,56 @@ TEST_F(PostgresSinkTest, CreatesTypedTableAndRowsEqualTheRecords) {
   ASSERT_TRUE(times.ok()) << times.status();
   EXPECT_EQ(*times, Rows({{absl::StrFormat(
                         "%02d.999999", records[6].end_time.seconds % 60)}}));
+}
+
+// Values at the edges of the binary forms: cookies around numeric's
+// base-10000 digits and uint64's end, a counter above bigint (saturated),
+// Go's zero time and the last representable nanosecond, IPv4-mapped and
+// unset addresses, text with a NUL (dropped) and UTF-8.
+TEST_F(PostgresSinkTest, EdgeValuesArriveExactly) {
+  const uint64_t cookies[] = {0,          1,
+                              9999,       10000,
+                              100000000,  10000000000000000ull,
+                              1ull << 63, std::numeric_limits<uint64_t>::max()};
+  std::vector<flows::FlowRecord> records;
+  for (const uint64_t cookie : cookies) {
+    flows::FlowRecord r = testutil::MakeFlowRecord(0);
+    r.seq = static_cast<uint32_t>(records.size());
+    r.cookie = cookie;
+    records.push_back(r);
+  }
+  records[1].total.bytes_acked = std::numeric_limits<uint64_t>::max();
+  records[2].start_time = parse::Timestamp::GoZero();
+  records[2].end_time = {253402300799, 999999999, 0};  // 9999-12-31
+  records[3].remote = *collector::ParseIpAddress("::ffff:10.77.0.9");
+  records[3].local = collector::IpAddress{};
+  records[4].congestion_algorithm = std::string("cc\0x", 4);
+  records[5].congestion_algorithm = "d\xc3\xa9j\xc3\xa0";
+
+  std::unique_ptr<sinks::SinkWriter> writer =
+      sinks::NewPostgresWriter(PostgresUrl(server_->Uri(kPassword)));
+  ASSERT_TRUE(writer->Connect().ok());
+  const sinks::SinkWriter::WriteResult result = writer->Write(records);
+  ASSERT_TRUE(result.status.ok()) << result.status;
+
+  absl::StatusOr<Rows> rows = server_->Query(
+      "SELECT cookie::text, bytes_acked::text, "
+      "to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "
+      "to_char(end_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "
+      "host(remote_addr), host(local_addr), cc FROM flows ORDER BY seq");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ((*rows)[i][0], absl::StrCat(cookies[i]));
+  }
+  EXPECT_EQ((*rows)[0][1], absl::StrCat(records[0].total.bytes_acked));
+  EXPECT_EQ((*rows)[1][1], "9223372036854775807");
+  EXPECT_EQ((*rows)[2][2], "0001-01-01 00:00:00.000000");
+  EXPECT_EQ((*rows)[2][3], "9999-12-31 23:59:59.999999");
+  EXPECT_EQ((*rows)[3][4], "::ffff:10.77.0.9");
+  EXPECT_EQ((*rows)[3][5], "::");
+  EXPECT_EQ((*rows)[4][6], "ccx");
+  EXPECT_EQ((*rows)[5][6], "d\xc3\xa9j\xc3\xa0");
 }
 
 TEST_F(PostgresSinkTest, RetriedBatchIsNotDuplicated) {
