@@ -260,12 +260,25 @@ class PostgresWriter : public SinkWriter {
   // Starts libpq's connection and drives it until ready or `deadline`.
   absl::Status Open(absl::Time deadline) {
     // Ours first: the URI (dbname, expanded) comes last and overrides them.
-    const char* keywords[] = {
-        "connect_timeout",           "keepalives",       "keepalives_idle",
-        "keepalives_interval",       "keepalives_count", "tcp_user_timeout",
-        "fallback_application_name", "dbname",           nullptr};
-    const char* values[] = {"5",    "1",     "10",       "5",
-                            "3",    "10000", "tcp-info", conninfo_.c_str(),
+    const char* keywords[] = {"connect_timeout",
+                              "keepalives",
+                              "keepalives_idle",
+                              "keepalives_interval",
+                              "keepalives_count",
+                              "tcp_user_timeout",
+                              "fallback_application_name",
+                              "client_encoding",
+                              "dbname",
+                              nullptr};
+    const char* values[] = {"5",
+                            "1",
+                            "10",
+                            "5",
+                            "3",
+                            "10000",
+                            "tcp-info",
+                            "UTF8",  // the records' text
+                            conninfo_.c_str(),
                             nullptr};
     conn_ = PQconnectStartParams(keywords, values, /*expand_dbname=*/1);
     if (conn_ == nullptr) {

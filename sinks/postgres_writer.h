@@ -3,13 +3,13 @@
 //   Connect()  opens the connection (url.conninfo, a libpq URI; libpq
 //              defaults added unless the URI sets them: connect_timeout=5,
 //              TCP keepalives, tcp_user_timeout=10000,
-//              fallback_application_name=tcp-info) and, if absent, creates
-//              table `flows` (one column per flows::Columns(), inet /
-//              timestamptz / bigint / text; cookie numeric(20,0); UNIQUE
-//              (uuid, seq), indices on end_time and remote_addr) in one
-//              transaction; with the TimescaleDB extension installed in the
-//              database the new table becomes a hypertable on end_time and
-//              the unique key is (uuid, seq, end_time).
+//              fallback_application_name=tcp-info, client_encoding=UTF8)
+//              and, if absent, creates table `flows` (one column per
+//              flows::Columns(), inet / timestamptz / bigint / text; cookie
+//              numeric(20,0); UNIQUE (uuid, seq), indices on end_time and
+//              remote_addr) in one transaction; with the TimescaleDB extension
+//              installed in the database the new table becomes a hypertable on
+//              end_time and the unique key is (uuid, seq, end_time).
 //   Write()    one transaction per batch: COPY (text format) straight
 //              into the table; a batch that repeats a record (a retry whose
 //              first answer was lost) fails that COPY on the unique key and
@@ -18,8 +18,8 @@
 //              written twice. All records written, or none (written 0, and
 //              the connection is closed: the runner Connect()s again).
 //   Values     as flows::VisitColumns gives them; times truncated from
-//              nanoseconds to PostgreSQL's microseconds; integers above
-//              2^63-1 (none in practice but the cookie) saturate.
+//              nanoseconds to PostgreSQL's microseconds; bigint values above
+//              2^63-1 (which no kernel counter reaches) saturate.
 //
 // Every call is bounded by `call_timeout`: the writer waits on the socket
 // itself (libpq in nonblocking mode), so a server that stops answering
