@@ -7,27 +7,18 @@
 namespace sinks {
 
 absl::StatusOr<std::unique_ptr<SinkWriter>> MakeWriter(const SinkUrl& url) {
-  std::unique_ptr<SinkWriter> writer;
-  if (url.scheme == "sqlite") {
-    writer = NewSqliteWriter(url);
-  } else if (url.scheme == "jsonl") {
-    writer = NewJsonlWriter(url);
-  } else if (url.scheme == "postgres") {
-    writer = NewPostgresWriter(url);
-  } else if (url.scheme == "kafka") {
+  if (url.scheme == "sqlite") return NewSqliteWriter(url);
+  if (url.scheme == "jsonl") return NewJsonlWriter(url);
+  if (url.scheme == "postgres") return NewPostgresWriter(url);
+  if (url.scheme == "kafka") {
     if (absl::Status s = CheckKafkaUrl(url); !s.ok()) return s;
-    writer = NewKafkaWriter(url);
-  } else if (url.scheme == "ipfix" || url.scheme == "ipfix+tcp") {
-    writer = NewIpfixWriter(url);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "-sink=", url.redacted, ": unknown scheme \"", url.scheme, "\""));
+    return NewKafkaWriter(url);
   }
-  if (writer == nullptr) {
-    return absl::UnimplementedError(absl::StrCat(
-        "-sink=", url.redacted, ": scheme ", url.scheme, " not built yet"));
+  if (url.scheme == "ipfix" || url.scheme == "ipfix+tcp") {
+    return NewIpfixWriter(url);
   }
-  return writer;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "-sink=", url.redacted, ": unknown scheme \"", url.scheme, "\""));
 }
 
 }  // namespace sinks
