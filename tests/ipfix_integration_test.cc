@@ -38,85 +38,6 @@ class IpfixIntegration : public testutil::DaemonTest {
   IpfixIntegration() : DaemonTest({"ipfix_it", "ipit", "ix", kPort}) {}
 };
 
-std::string Address(const std::string& text, bool as_ipv6) {
-  if (!as_ipv6) return text;
-  absl::StatusOr<collector::IpAddress> a = collector::ParseIpAddress(text);
-  EXPECT_TRUE(a.ok()) << text;
-  return a.ok() ? testutil::IpfixDumpIpv6(*a) : text;
-}
-
-std::string Time(const std::string& rfc3339) {
-  absl::StatusOr<parse::Timestamp> t = parse::ParseRfc3339(rfc3339);
-  EXPECT_TRUE(t.ok()) << rfc3339;
-  return t.ok() ? testutil::IpfixDumpTime(*t) : rfc3339;
-}
-
-// The IPFIX elements a JSONL record must have been written as.
-testutil::IpfixRecord ExpectedElements(const nlohmann::json& j) {
-  auto num = [&](const char* column) {
-    return std::to_string(j.at(column).get<uint64_t>());
-  };
-  auto text = [&](const char* column) {
-    const std::string s = j.at(column).get<std::string>();
-    return absl::StrCat("(len: ", s.size(), ") ", s);
-  };
-  const bool v6 = j.at("family") == "ipv6";
-  testutil::IpfixRecord e;
-  e["tcpinfoUuid"] = text("uuid");
-  e["tcpinfoRecordSeq"] = num("seq");
-  e["flowId"] = num("cookie");
-  e[v6 ? "sourceIPv6Address" : "sourceIPv4Address"] =
-      Address(j.at("local_addr"), v6);
-  e[v6 ? "destinationIPv6Address" : "destinationIPv4Address"] =
-      Address(j.at("remote_addr"), v6);
-  e["sourceTransportPort"] = num("local_port");
-  e["destinationTransportPort"] = num("remote_port");
-  e["protocolIdentifier"] = "6";
-  e["biflowDirection"] = j.at("direction") == "out" ? "1" : "2";
-  e["tcpinfoCongestionAlgorithm"] = text("cc");
-  e["flowStartMilliseconds"] = Time(j.at("start_time"));
-  e["flowEndMilliseconds"] = Time(j.at("end_time"));
-  const std::map<std::string, std::pair<const char*, const char*>> reasons = {
-      {"interim", {"2", "0"}},
-      {"destroyed", {"3", "1"}},
-      {"absent", {"3", "2"}},
-      {"daemon_stop", {"4", "3"}}};
-  const auto& reason = reasons.at(j.at("end_reason"));
-  e["flowEndReason"] = reason.first;
-  e["tcpinfoEndReason"] = reason.second;
-  const std::map<std::string, const char*> limits = {
-      {"none", "0"}, {"sender", "1"}, {"receiver", "2"}, {"network", "3"}};
-  e["tcpinfoLimitedBy"] = limits.at(j.at("limited_by"));
-  e["octetDeltaCount"] = num("delta_bytes_sent");
-  e["packetDeltaCount"] = num("delta_segs_out");
-  e["reverseOctetDeltaCount"] = num("delta_bytes_received");
-  e["reversePacketDeltaCount"] = num("delta_segs_in");
-  e["tcpinfoOctetTotalCount"] = num("bytes_sent");
-  e["reverseTcpinfoOctetTotalCount"] = num("bytes_received");
-  e["tcpinfoPacketTotalCount"] = num("segs_out");
-  e["reverseTcpinfoPacketTotalCount"] = num("segs_in");
-  e["tcpinfoAckedOctetDeltaCount"] = num("delta_bytes_acked");
-  e["tcpinfoAckedOctetTotalCount"] = num("bytes_acked");
-  e["tcpinfoRetransOctetDeltaCount"] = num("delta_bytes_retrans");
-  e["tcpinfoRetransOctetTotalCount"] = num("bytes_retrans");
-  e["tcpinfoRetransPacketDeltaCount"] = num("delta_retrans_segs");
-  e["tcpinfoRetransPacketTotalCount"] = num("retrans_segs");
-  e["tcpinfoDataPacketDeltaCount"] = num("delta_data_segs_out");
-  e["reverseTcpinfoDataPacketDeltaCount"] = num("delta_data_segs_in");
-  e["tcpinfoDataPacketTotalCount"] = num("data_segs_out");
-  e["reverseTcpinfoDataPacketTotalCount"] = num("data_segs_in");
-  e["tcpinfoBusyMicrosecondsDelta"] = num("delta_busy_us");
-  e["tcpinfoBusyMicrosecondsTotal"] = num("busy_us");
-  e["tcpinfoRwndLimitedMicrosecondsDelta"] = num("delta_rwnd_limited_us");
-  e["tcpinfoRwndLimitedMicrosecondsTotal"] = num("rwnd_limited_us");
-  e["tcpinfoSndbufLimitedMicrosecondsDelta"] = num("delta_sndbuf_limited_us");
-  e["tcpinfoSndbufLimitedMicrosecondsTotal"] = num("sndbuf_limited_us");
-  e["tcpinfoMinRttMicroseconds"] = num("min_rtt_us");
-  e["tcpinfoRttMicroseconds"] = num("rtt_us");
-  e["tcpinfoMaxDeliveryRate"] = num("max_delivery_rate");
-  return e;
-}
-
 TEST_F(IpfixIntegration, IpfixRecordsCarryTheJsonlRecordsValues) {
   std::unique_ptr<testutil::UdpSink> collector;
   testutil::InNamespace(farm_->Namespace("srv"), [&] {
@@ -155,7 +76,7 @@ TEST_F(IpfixIntegration, IpfixRecordsCarryTheJsonlRecordsValues) {
   for (std::string line; std::getline(in, line);) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << line;
-    testutil::IpfixRecord e = ExpectedElements(j);
+    testutil::IpfixRecord e = testutil::IpfixElementsOf(j);
     json.emplace(Key(e["tcpinfoUuid"], e["tcpinfoRecordSeq"]), std::move(j));
   }
   ASSERT_FALSE(json.empty());
@@ -164,7 +85,7 @@ TEST_F(IpfixIntegration, IpfixRecordsCarryTheJsonlRecordsValues) {
   for (const auto& [key, j] : json) {
     auto it = ipfix.find(key);
     ASSERT_NE(it, ipfix.end()) << key.first << " " << key.second;
-    EXPECT_EQ(it->second, ExpectedElements(j))
+    EXPECT_EQ(it->second, testutil::IpfixElementsOf(j))
         << key.first << " " << key.second;
   }
 

@@ -16,7 +16,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "collector/ip_address.h"
@@ -32,6 +31,7 @@
 #include "sinks/writers.h"
 #include "tests/testutil/flow_records.h"
 #include "tests/testutil/postgres_server.h"
+#include "tests/testutil/sink_rows.h"
 
 namespace {
 
@@ -83,21 +83,7 @@ std::vector<std::string> ExpectedRow(const flows::FlowRecord& record) {
 }
 
 std::string RowsQuery() {
-  std::vector<std::string> exprs;
-  for (const flows::Column& c : flows::Columns()) {
-    switch (c.type) {
-      case flows::ColumnType::kTime:
-        exprs.push_back(absl::StrCat("(extract(epoch FROM ", c.name,
-                                     ") * 1000000)::bigint"));
-        break;
-      case flows::ColumnType::kAddress:
-        exprs.push_back(absl::StrCat("host(", c.name, ")"));
-        break;
-      default:
-        exprs.push_back(absl::StrCat(c.name, "::text"));
-    }
-  }
-  return absl::StrCat("SELECT ", absl::StrJoin(exprs, ", "),
+  return absl::StrCat("SELECT ", testutil::PostgresSelectList(),
                       " FROM flows ORDER BY cookie, seq");
 }
 

@@ -4,8 +4,6 @@
 // must hold the same records with the same values, each connection of the
 // test a final record with its exact byte counts, and the sink metrics
 // must count every record sent, none failed or dropped.
-#include <sqlite3.h>
-
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -28,6 +26,7 @@
 #include "tests/metrics_scrape.h"
 #include "tests/testutil/daemon_fixture.h"
 #include "tests/testutil/farm.h"
+#include "tests/testutil/sink_rows.h"
 
 namespace {
 
@@ -35,78 +34,10 @@ constexpr uint16_t kPort = 18671;
 constexpr int kMetricsPort = 19671;
 constexpr int kConnections = 30;
 
-using Key = std::pair<std::string, uint64_t>;  // (uuid, seq)
-// A record's columns as text (times parsed and written back, so that the
-// sqlite and JSON forms compare).
-using Row = std::map<std::string, std::string>;
-
-std::string TimeText(const std::string& text) {
-  absl::StatusOr<parse::Timestamp> t = parse::ParseRfc3339(text);
-  EXPECT_TRUE(t.ok()) << text;
-  return t.ok() ? absl::StrCat(t->seconds, ".", t->nanos) : "bad " + text;
-}
-
-std::map<Key, Row> SqliteRows(const std::string& path) {
-  std::map<Key, Row> rows;
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
-            SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT * FROM flows", -1, &stmt, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
-    Row row;
-    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-      const std::string name = sqlite3_column_name(stmt, i);
-      const char* t =
-          reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
-      row[name] = t == nullptr ? "NULL" : t;
-    }
-    for (const flows::Column& c : flows::Columns()) {
-      if (c.type == flows::ColumnType::kTime)
-        row[c.name] = TimeText(row[c.name]);
-    }
-    uint64_t seq = 0;
-    EXPECT_TRUE(absl::SimpleAtoi(row["seq"], &seq));
-    EXPECT_TRUE(rows.emplace(Key(row["uuid"], seq), row).second)
-        << "twice: " << row["uuid"] << " " << seq;
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close_v2(db);
-  return rows;
-}
-
-std::map<Key, Row> JsonlRows(const std::string& path) {
-  std::map<Key, Row> rows;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << line;
-    if (j.is_discarded()) continue;
-    Row row;
-    for (const flows::Column& c : flows::Columns()) {
-      EXPECT_TRUE(j.contains(c.name)) << c.name;
-      if (!j.contains(c.name)) continue;
-      const nlohmann::json& v = j[c.name];
-      switch (c.type) {
-        case flows::ColumnType::kInteger:
-          row[c.name] = std::to_string(v.get<uint64_t>());
-          break;
-        case flows::ColumnType::kTime:
-          row[c.name] = TimeText(v.get<std::string>());
-          break;
-        default:
-          row[c.name] = v.get<std::string>();
-      }
-    }
-    const Key key(row["uuid"], j.value("seq", uint64_t{0}));
-    EXPECT_TRUE(rows.emplace(key, row).second)
-        << "twice: " << key.first << " " << key.second;
-  }
-  return rows;
-}
+using testutil::JsonlRows;
+using testutil::SqliteRows;
+using Key = testutil::RowKey;
+using Row = testutil::Row;
 
 // The value of `series` (as the page writes it: label names sorted, as
 // Go's expfmt does) in a Prometheus text page; -1 if none.

@@ -14,6 +14,7 @@
 
 #include "absl/time/time.h"
 #include "collector/ip_address.h"
+#include "nlohmann/json.hpp"
 #include "parse/timestamp.h"
 
 namespace testutil {
@@ -54,6 +55,12 @@ std::vector<IpfixRecord> ParseIpfixDump(const std::string& dump);
 // "2025-12-04 10:00:00.123" (UTC, milliseconds), "fd77::0002:0003".
 std::string IpfixDumpTime(parse::Timestamp t);
 std::string IpfixDumpIpv6(const collector::IpAddress& a);
+
+// The elements of the ipfix sink's data record for a record in its JSON
+// form (flows::AppendRecordJson), as ipfixDump prints them: every element
+// the README's IPFIX table maps a column to, but tcpinfoTcpState (a number
+// there, a name in JSON). Fails the test if a column it needs is missing.
+IpfixRecord IpfixElementsOf(const nlohmann::json& j);
 
 }  // namespace testutil
 
