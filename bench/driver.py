@@ -276,6 +276,11 @@ def measure(n, args):
                 raise RuntimeError("connfarm did not establish %d" % n)
             time.sleep(0.2)
         time.sleep(2)  # let the establishment burst settle
+        if args.churn:
+            # Churn starts once all are established; TIME_WAIT sockets
+            # (in the table every dump walks) reach their steady number
+            # after tcp_fin_timeout (60 s).
+            time.sleep(60)
 
         # Rounds of floor, daemon, floor: each round gives one ratio; the
         # medians over rounds are reported, with the range.
@@ -326,12 +331,20 @@ def measure(n, args):
 
 
 def compare_sink(n, name, args):
-    """Rounds of: tcp-info without sinks, then with -sink=args.sink."""
+    """Rounds of tcp-info without sinks and with -sink=args.sink, in
+    alternating order: under churn the kernel's socket table (TIME_WAIT
+    sockets included) keeps changing, and a fixed order would charge the
+    drift to the second run of every round."""
     rounds = []
-    for _ in range(args.repeat):
-        plain = run_daemon(name, args.cycles, args.interval)
-        with_sink = run_daemon(name, args.cycles, args.interval,
-                               sink=args.sink)
+    for i in range(args.repeat):
+        def run(sink=None):
+            return run_daemon(name, args.cycles, args.interval, sink=sink)
+        if i % 2 == 0:
+            plain = run()
+            with_sink = run(args.sink)
+        else:
+            with_sink = run(args.sink)
+            plain = run()
         rounds.append({"plain": plain["cpu_per_cycle"],
                        "sink": with_sink["cpu_per_cycle"],
                        "ratio": with_sink["cpu_per_cycle"]
