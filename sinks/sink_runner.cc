@@ -122,7 +122,15 @@ void SinkRunner::Rep::Run() {
     backoff = std::min(backoff * 2, options.max_backoff);
     return go_on;
   };
-  while (Fill(batch)) {
+  // Connect at once, not at the first record: the destination (a database
+  // file, a table) exists from the start and a wrong one is logged now.
+  bool go_on = true;
+  if (const absl::Status status = writer->Connect(); status.ok()) {
+    connected = true;
+  } else {
+    go_on = fail(status);  // false: stopped during the backoff
+  }
+  while (go_on && Fill(batch)) {
     const uint64_t d = dropped.load(std::memory_order_relaxed);
     if (d != dropped_logged && absl::Now() - last_drop_log >= kLogInterval) {
       last_drop_log = absl::Now();

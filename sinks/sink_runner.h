@@ -6,8 +6,11 @@
 //             when the queue holds queue_records already. Never blocks: the
 //             queue's lock is only ever held to move records in or out,
 //             never across a write.
-//   thread    takes up to batch_records at a time (waiting at most
-//             flush_interval for a batch to fill), Connect()s when needed,
+//   thread    Connect()s at once when started (so the destination, e.g.
+//             a database file and its table, exists from the start and a
+//             wrong one is logged at once), then takes up to batch_records
+//             at a time (waiting at most flush_interval for a batch to
+//             fill), Connect()s again when needed,
 //             Write()s; what a failed Write did not take stays at the head
 //             of the queue and is retried after a backoff that doubles from
 //             initial_backoff up to max_backoff, reconnecting first. Records

@@ -143,6 +143,34 @@ TEST(SinkRunner, WritesEveryRecordInOrderInBatches) {
   EXPECT_EQ(runner.name(), "test");
 }
 
+TEST(SinkRunner, ConnectsWhenStartedBeforeAnyRecord) {
+  auto state = std::make_shared<WriterState>();
+  SinkRunner runner("test", std::make_unique<TestWriter>(state), FastOptions());
+  runner.Start();
+  // The destination (a database file, its table) exists from the start.
+  ASSERT_TRUE(state->WaitFor([&] { return state->connects == 1; }));
+  EXPECT_EQ(state->writes, 0);
+  ASSERT_TRUE(runner.Offer(Record(0)));
+  ASSERT_TRUE(state->WaitFor([&] { return state->written.size() == 1; }));
+  runner.Stop(absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(state->connects, 1);  // the first records use that connection
+}
+
+TEST(SinkRunner, AFailedFirstConnectIsRetriedWithBackoffWhenRecordsCome) {
+  auto state = std::make_shared<WriterState>();
+  state->fail_connects = 1;
+  SinkRunner runner("test", std::make_unique<TestWriter>(state), FastOptions());
+  runner.Start();
+  ASSERT_TRUE(state->WaitFor([&] { return state->connects == 1; }));
+  ASSERT_TRUE(runner.Offer(Record(0)));
+  ASSERT_TRUE(state->WaitFor([&] { return state->written.size() == 1; }));
+  runner.Stop(absl::Now() + absl::Seconds(5));
+  ASSERT_EQ(state->connect_attempts.size(), 2u);
+  EXPECT_GE(state->connect_attempts[1] - state->connect_attempts[0],
+            absl::Milliseconds(20));  // FastOptions' initial backoff
+  EXPECT_EQ(runner.stats().sent, 1u);
+}
+
 TEST(SinkRunner, FlushesAPartialBatchAfterTheFlushInterval) {
   auto state = std::make_shared<WriterState>();
   SinkRunner runner("test", std::make_unique<TestWriter>(state), FastOptions());
