@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace sinks {
@@ -21,6 +22,43 @@ void Log(const std::string& name, const std::string& what) {
   std::fprintf(stderr, "tcp-info: sink %s: %s\n", name.c_str(), what.c_str());
 }
 
+using Item = std::variant<flows::FlowRecord, flows::Measurement>;
+
+// A run of queued items of one kind, as the writer takes them.
+struct Batch {
+  std::vector<flows::FlowRecord> records;
+  std::vector<flows::Measurement> measurements;
+
+  bool empty() const { return records.empty() && measurements.empty(); }
+  size_t size() const { return records.size() + measurements.size(); }
+  // Whether `item` may join the batch (same kind as what it holds).
+  bool Takes(const Item& item) const {
+    if (empty()) return true;
+    return std::holds_alternative<flows::FlowRecord>(item)
+               ? !records.empty()
+               : !measurements.empty();
+  }
+  void Add(Item&& item) {
+    if (auto* r = std::get_if<flows::FlowRecord>(&item)) {
+      records.push_back(std::move(*r));
+    } else {
+      measurements.push_back(std::get<flows::Measurement>(std::move(item)));
+    }
+  }
+  // Drops the first `n`, which the writer took.
+  void EraseFront(size_t n) {
+    if (!records.empty()) {
+      records.erase(records.begin(), records.begin() + n);
+    } else {
+      measurements.erase(measurements.begin(), measurements.begin() + n);
+    }
+  }
+  void clear() {
+    records.clear();
+    measurements.clear();
+  }
+};
+
 }  // namespace
 
 struct SinkRunner::Rep {
@@ -31,11 +69,12 @@ struct SinkRunner::Rep {
   }
 
   void Run();
-  // Moves up to batch_records - batch.size() records from the queue into
-  // `batch`, waiting for a full batch at most flush_interval (not at all
-  // when stopping or when `batch` already holds records to retry).
-  // False when there is nothing left to do.
-  bool Fill(std::vector<flows::FlowRecord>& batch);
+  // Moves up to batch_records - batch.size() items of the batch's kind
+  // from the head of the queue into `batch`, waiting for a full batch at most
+  // flush_interval (not at all when stopping or when `batch` already holds
+  // records to retry). False when there is nothing left to do.
+  bool Fill(Batch& batch);
+  bool Offer(Item item);
   // Sleeps `d`, or less when Stop()'s deadline comes first. False when the
   // deadline has passed.
   bool Sleep(absl::Duration d);
@@ -57,9 +96,9 @@ struct SinkRunner::Rep {
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<flows::FlowRecord> queue;  // guarded by mu
-  size_t held = 0;        // records taken by the thread, not yet written (mu)
-  bool stopping = false;  // mu
+  std::deque<Item> queue;  // guarded by mu
+  size_t held = 0;         // records taken by the thread, not yet written (mu)
+  bool stopping = false;   // mu
   absl::Time deadline = absl::InfiniteFuture();  // mu
 
   std::atomic<uint64_t> sent{0};
@@ -72,7 +111,7 @@ struct SinkRunner::Rep {
   bool stopped = false;
 };
 
-bool SinkRunner::Rep::Fill(std::vector<flows::FlowRecord>& batch) {
+bool SinkRunner::Rep::Fill(Batch& batch) {
   std::unique_lock<std::mutex> lock(mu);
   if (batch.empty() && !stopping) {
     // Wait for a first record, then at most flush_interval for a batch.
@@ -83,9 +122,9 @@ bool SinkRunner::Rep::Fill(std::vector<flows::FlowRecord>& batch) {
       return stopping || queue.size() >= options.batch_records;
     });
   }
-  const size_t n = std::min(queue.size(), options.batch_records - batch.size());
-  for (size_t i = 0; i < n; ++i) {
-    batch.push_back(std::move(queue.front()));
+  while (!queue.empty() && batch.size() < options.batch_records &&
+         batch.Takes(queue.front())) {
+    batch.Add(std::move(queue.front()));
     queue.pop_front();
   }
   held = batch.size();
@@ -106,8 +145,7 @@ bool SinkRunner::Rep::Sleep(absl::Duration d) {
 }
 
 void SinkRunner::Rep::Run() {
-  std::vector<flows::FlowRecord> batch;
-  batch.reserve(options.batch_records);
+  Batch batch;
   bool connected = false;
   absl::Duration backoff = options.initial_backoff;
   absl::Time last_error_log = absl::InfinitePast();
@@ -146,9 +184,11 @@ void SinkRunner::Rep::Run() {
       }
       connected = true;
     }
-    SinkWriter::WriteResult result = writer->Write(batch);
+    SinkWriter::WriteResult result =
+        batch.records.empty() ? writer->WriteMeasurements(batch.measurements)
+                              : writer->Write(batch.records);
     const size_t written = std::min(result.written, batch.size());
-    batch.erase(batch.begin(), batch.begin() + written);
+    batch.EraseFront(written);
     {
       std::lock_guard<std::mutex> lock(mu);
       held = batch.size();
@@ -207,20 +247,27 @@ void SinkRunner::Start() {
   rep_->thread = std::thread([rep = rep_.get()] { rep->Run(); });
 }
 
-bool SinkRunner::Offer(flows::FlowRecord record) {
-  Rep& r = *rep_;
+bool SinkRunner::Rep::Offer(Item item) {
   {
-    std::lock_guard<std::mutex> lock(r.mu);
-    if (!r.stopping && r.queue.size() + r.held < r.options.queue_records) {
-      r.queue.push_back(std::move(record));
-      const size_t n = r.queue.size();
-      r.queued.store(n + r.held, std::memory_order_relaxed);
-      if (n == 1 || n == r.options.batch_records) r.cv.notify_one();
+    std::lock_guard<std::mutex> lock(mu);
+    if (!stopping && queue.size() + held < options.queue_records) {
+      queue.push_back(std::move(item));
+      const size_t n = queue.size();
+      queued.store(n + held, std::memory_order_relaxed);
+      if (n == 1 || n == options.batch_records) cv.notify_one();
       return true;
     }
   }
-  r.dropped.fetch_add(1, std::memory_order_relaxed);
-  return false;  // `record` is freed here, outside the lock
+  dropped.fetch_add(1, std::memory_order_relaxed);
+  return false;  // `item` is freed here, outside the lock
+}
+
+bool SinkRunner::Offer(flows::FlowRecord record) {
+  return rep_->Offer(Item(std::move(record)));
+}
+
+bool SinkRunner::Offer(flows::Measurement measurement) {
+  return rep_->Offer(Item(std::move(measurement)));
 }
 
 void SinkRunner::Stop(absl::Time deadline) {
@@ -258,5 +305,9 @@ SinkRunner::Stats SinkRunner::stats() const {
 }
 
 const std::string& SinkRunner::name() const { return rep_->name; }
+
+bool SinkRunner::Accepts(flows::MeasurementKind kind) const {
+  return rep_->writer->Accepts(kind);
+}
 
 }  // namespace sinks

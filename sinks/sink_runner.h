@@ -18,6 +18,11 @@
 //   Stop()    no more Offers are taken; the thread writes what is queued
 //             until the deadline, then what is left is counted as dropped.
 //
+// Measurements (flows/measurement.h) share the queue, its bound and its
+// counts with records ("records" below means both) and keep their order
+// with them: a batch is a run of records or a run of measurements, written
+// with Write or WriteMeasurements.
+//
 // Counts (stats(), and the metrics of SinkSet): sent (records written),
 // failed (records in failed Write attempts, each attempt), dropped (records
 // discarded: queue full or left at Stop), queued (in the queue now).
@@ -34,6 +39,7 @@
 
 #include "absl/time/time.h"
 #include "flows/flow_record.h"
+#include "flows/measurement.h"
 #include "sinks/sink_writer.h"
 
 namespace sinks {
@@ -69,6 +75,9 @@ class SinkRunner {
   // Queues `record`; false (and counted as dropped) if the queue is full or
   // the runner is stopping.
   bool Offer(flows::FlowRecord record);
+  // The same for a measurement; SinkSet offers only kinds the writer
+  // accepts.
+  bool Offer(flows::Measurement measurement);
 
   // Writes what is queued until `deadline`, counts the rest as dropped,
   // closes the writer and joins the thread.
@@ -76,6 +85,9 @@ class SinkRunner {
 
   Stats stats() const;
   const std::string& name() const;
+  // The writer's Accepts(kind) (which must be thread-safe: it is asked
+  // from the producer's thread).
+  bool Accepts(flows::MeasurementKind kind) const;
 
  private:
   struct Rep;

@@ -96,6 +96,23 @@ void SinkSet::Consume(flows::FlowRecord record) {
   list.back()->Offer(std::move(record));
 }
 
+void SinkSet::ConsumeMeasurement(flows::Measurement measurement) {
+  SinkRunner* last = nullptr;
+  for (const std::unique_ptr<SinkRunner>& r : runners_->list) {
+    if (!r->Accepts(measurement.kind)) continue;
+    if (last != nullptr) last->Offer(measurement);
+    last = r.get();
+  }
+  if (last != nullptr) last->Offer(std::move(measurement));
+}
+
+bool SinkSet::Accepts(flows::MeasurementKind kind) const {
+  for (const std::unique_ptr<SinkRunner>& r : runners_->list) {
+    if (r->Accepts(kind)) return true;
+  }
+  return false;
+}
+
 void SinkSet::Stop(absl::Duration drain) {
   stopped_ = true;
   const absl::Time deadline = absl::Now() + drain;

@@ -1,8 +1,10 @@
-// SinkSet: every -sink of the daemon behind one flows::RecordConsumer.
+// SinkSet: every -sink of the daemon behind one flows::RecordConsumer and
+// one flows::MeasurementConsumer.
 // Consume() offers each record to every sink's SinkRunner (a copy to each
 // but the last, which takes the record), so one slow or dead sink only
-// fills and drops in its own queue. The set owns the runners and exposes
-// their counts to Prometheus:
+// fills and drops in its own queue. ConsumeMeasurement() offers a
+// measurement to the runners whose writer accepts its kind only. The set owns
+// the runners and exposes their counts to Prometheus:
 //
 //   tcpinfo_sink_records_total{sink,result}  counter; result is "sent",
 //                                            "failed" or "dropped"
@@ -24,13 +26,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "flows/flow_record.h"
+#include "flows/measurement.h"
 #include "prometheus/collectable.h"
 #include "sinks/sink_runner.h"
 #include "sinks/sink_url.h"
 
 namespace sinks {
 
-class SinkSet : public flows::RecordConsumer {
+class SinkSet : public flows::RecordConsumer,
+                public flows::MeasurementConsumer {
  public:
   SinkSet();
   // Stops the runners at once (deadline now) if Stop() was not called.
@@ -48,6 +52,12 @@ class SinkSet : public flows::RecordConsumer {
   void Start();
   // Offers `record` to every runner; never blocks.
   void Consume(flows::FlowRecord record) override;
+  // Offers `measurement` to every runner whose writer accepts its kind;
+  // never blocks.
+  void ConsumeMeasurement(flows::Measurement measurement) override;
+  // Whether any sink writes measurements of `kind` (a producer with no
+  // taker need not make them).
+  bool Accepts(flows::MeasurementKind kind) const;
   // Stops every runner with the deadline now + `drain`: what they cannot
   // write by then is counted as dropped.
   void Stop(absl::Duration drain);

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "flows/flow_record.h"
+#include "flows/measurement.h"
 
 namespace sinks {
 
@@ -41,6 +42,18 @@ class SinkWriter {
   // destination may have taken records it could not confirm makes the
   // retry idempotent, e.g. with a unique key on (uuid, seq).
   virtual WriteResult Write(absl::Span<const flows::FlowRecord> records) = 0;
+
+  // Whether the writer writes measurements of `kind` (flows/measurement.h);
+  // SinkSet offers a runner only the kinds its writer accepts. Asked from
+  // any thread: answer from constant state.
+  virtual bool Accepts(flows::MeasurementKind kind) const { return false; }
+
+  // Writes `measurements` in order, as Write does records (same result and
+  // retry contract). Called only with kinds the writer accepts.
+  virtual WriteResult WriteMeasurements(
+      absl::Span<const flows::Measurement> measurements) {
+    return {measurements.size(), absl::OkStatus()};
+  }
 
   // Shutdown, after the last Write: flush and close, by `deadline`.
   virtual void Close(absl::Time deadline) {}

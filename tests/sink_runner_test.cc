@@ -33,7 +33,11 @@ struct WriterState {
   int writes = 0;
   int closes = 0;
   bool in_write = false;
-  std::vector<uint32_t> written;           // seq of every record taken
+  std::vector<uint32_t> written;  // seq of every record taken
+  // Every item taken, in order: "r<seq>" or "m<value of field 0>"; and
+  // per Write/WriteMeasurements call, 'r' or 'm'.
+  std::vector<std::string> items;
+  std::string calls;
   std::vector<absl::Time> write_attempts;  // when each Write() began
   std::vector<absl::Time> connect_attempts;
 
@@ -86,10 +90,30 @@ class TestWriter : public SinkWriter {
       take = std::min(s_->partial, records.size());
       result.status = absl::UnavailableError("disk full");
     }
-    for (size_t i = 0; i < take; ++i) s_->written.push_back(records[i].seq);
+    for (size_t i = 0; i < take; ++i) {
+      s_->written.push_back(records[i].seq);
+      s_->items.push_back("r" + std::to_string(records[i].seq));
+    }
+    s_->calls += 'r';
     result.written = take;
     s_->cv.notify_all();
     return result;
+  }
+
+  bool Accepts(flows::MeasurementKind kind) const override {
+    return kind == flows::MeasurementKind::kDeviceUsage;
+  }
+
+  WriteResult WriteMeasurements(
+      absl::Span<const flows::Measurement> measurements) override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    for (const flows::Measurement& m : measurements) {
+      s_->items.push_back(
+          "m" + std::to_string(std::get<int64_t>(m.fields[0].second)));
+    }
+    s_->calls += 'm';
+    s_->cv.notify_all();
+    return {measurements.size(), absl::OkStatus()};
   }
 
   void Close(absl::Time deadline) override {
@@ -141,6 +165,59 @@ TEST(SinkRunner, WritesEveryRecordInOrderInBatches) {
   EXPECT_EQ(s.dropped, 0u);
   EXPECT_EQ(s.queued, 0u);
   EXPECT_EQ(runner.name(), "test");
+}
+
+flows::Measurement Usage(int64_t download) {
+  flows::Measurement m;
+  m.kind = flows::MeasurementKind::kDeviceUsage;
+  m.tags = {{"mac", "02:00:00:00:00:01"}};
+  m.fields = {{"download", download}};
+  return m;
+}
+
+TEST(SinkRunner, MeasurementsKeepTheirPlaceAmongRecordsInBatchesOfOneKind) {
+  auto state = std::make_shared<WriterState>();
+  state->block = true;  // everything is queued before the first write
+  SinkRunner runner("test", std::make_unique<TestWriter>(state),
+                    FastOptions(/*batch_records=*/3));
+  runner.Start();
+  ASSERT_TRUE(runner.Offer(Record(0)));
+  ASSERT_TRUE(state->WaitFor([&] { return state->in_write; }));
+  std::vector<std::string> want = {"r0"};
+  for (int64_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(runner.Offer(Usage(i)));
+    want.push_back("m" + std::to_string(i));
+  }
+  for (uint32_t i = 1; i < 3; ++i) {
+    ASSERT_TRUE(runner.Offer(Record(i)));
+    want.push_back("r" + std::to_string(i));
+  }
+  ASSERT_TRUE(runner.Offer(Usage(9)));
+  want.push_back("m9");
+  EXPECT_TRUE(runner.Accepts(flows::MeasurementKind::kDeviceUsage));
+  EXPECT_FALSE(runner.Accepts(flows::MeasurementKind::kProcessTraffic));
+  state->Release();
+  runner.Stop(absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(state->items, want);
+  // r0 | m0 m1 m2 | m3 | r1 r2 | m9: a batch never mixes kinds and holds
+  // at most batch_records.
+  EXPECT_EQ(state->calls, "rmmrm");
+  EXPECT_EQ(runner.stats().sent, 8u);
+}
+
+TEST(SinkRunner, MeasurementsShareTheQueueBoundAndItsCounts) {
+  auto state = std::make_shared<WriterState>();
+  SinkOptions o = FastOptions();
+  o.queue_records = 3;
+  SinkRunner runner("test", std::make_unique<TestWriter>(state), o);
+  // Not started: nothing leaves the queue.
+  EXPECT_TRUE(runner.Offer(Record(0)));
+  EXPECT_TRUE(runner.Offer(Usage(1)));
+  EXPECT_TRUE(runner.Offer(Usage(2)));
+  EXPECT_FALSE(runner.Offer(Usage(3)));
+  EXPECT_FALSE(runner.Offer(Record(4)));
+  EXPECT_EQ(runner.stats().queued, 3u);
+  EXPECT_EQ(runner.stats().dropped, 2u);
 }
 
 TEST(SinkRunner, ConnectsWhenStartedBeforeAnyRecord) {

@@ -1,6 +1,7 @@
 #include "sinks/sink_set.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -166,6 +167,76 @@ TEST(SinkSet, EmptySetExposesNothing) {
   set.Consume(testutil::MakeFlowRecord(0));
   EXPECT_TRUE(set.collectable()->Collect().empty());
   set.Stop(absl::ZeroDuration());
+}
+
+// Takes every measurement of the kind it accepts and counts them.
+class MeasurementCounter : public SinkWriter {
+ public:
+  MeasurementCounter(flows::MeasurementKind accepts,
+                     std::shared_ptr<std::atomic<int>> taken)
+      : accepts_(accepts), taken_(std::move(taken)) {}
+  absl::Status Connect() override { return absl::OkStatus(); }
+  WriteResult Write(absl::Span<const flows::FlowRecord> records) override {
+    return {records.size(), absl::OkStatus()};
+  }
+  bool Accepts(flows::MeasurementKind kind) const override {
+    return kind == accepts_;
+  }
+  WriteResult WriteMeasurements(
+      absl::Span<const flows::Measurement> measurements) override {
+    for (const flows::Measurement& m : measurements) {
+      EXPECT_EQ(m.kind, accepts_);
+      taken_->fetch_add(1);
+    }
+    return {measurements.size(), absl::OkStatus()};
+  }
+
+ private:
+  const flows::MeasurementKind accepts_;
+  std::shared_ptr<std::atomic<int>> taken_;
+};
+
+TEST(SinkSet, AMeasurementGoesOnlyToTheSinksThatAcceptItsKind) {
+  SinkSet set;
+  auto devices = std::make_shared<std::atomic<int>>(0);
+  auto processes = std::make_shared<std::atomic<int>>(0);
+  set.Add(std::make_unique<SinkRunner>(
+      "devices",
+      std::make_unique<MeasurementCounter>(flows::MeasurementKind::kDeviceUsage,
+                                           devices),
+      Options()));
+  set.Add(std::make_unique<SinkRunner>(
+      "processes",
+      std::make_unique<MeasurementCounter>(
+          flows::MeasurementKind::kProcessTraffic, processes),
+      Options()));
+  EXPECT_TRUE(set.Accepts(flows::MeasurementKind::kDeviceUsage));
+  EXPECT_TRUE(set.Accepts(flows::MeasurementKind::kProcessTraffic));
+  set.Start();
+  for (int i = 0; i < 7; ++i) {
+    flows::Measurement m;
+    m.kind = i % 3 == 0 ? flows::MeasurementKind::kProcessTraffic
+                        : flows::MeasurementKind::kDeviceUsage;
+    set.ConsumeMeasurement(std::move(m));
+  }
+  set.Stop(absl::Seconds(10));
+  EXPECT_EQ(devices->load(), 4);
+  EXPECT_EQ(processes->load(), 3);
+  const std::vector<SinkRunner::Stats> stats = set.stats();
+  EXPECT_EQ(stats[0].sent, 4u);
+  EXPECT_EQ(stats[1].sent, 3u);
+  EXPECT_EQ(stats[0].dropped + stats[1].dropped, 0u);
+}
+
+TEST(SinkSet, NoSinkOfTheFiveSchemesTakesMeasurementsYet) {
+  testutil::TempDir dir;
+  absl::StatusOr<std::unique_ptr<SinkSet>> set =
+      SinkSet::Create({Url("jsonl:" + dir.path() + "/a.jsonl"),
+                       Url("sqlite:" + dir.path() + "/b.db")},
+                      Options());
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_FALSE((*set)->Accepts(flows::MeasurementKind::kDeviceUsage));
+  EXPECT_FALSE((*set)->Accepts(flows::MeasurementKind::kProcessTraffic));
 }
 
 }  // namespace
