@@ -43,7 +43,17 @@ class TcpInfoCli : public ::testing::Test {
     dir_ = absl::StrCat(::testing::TempDir(), "/tcp_info_cli_", getpid());
     std::filesystem::create_directories(dir_ + "/out");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // A daemon a failed assertion left running is killed: no test leaves
+  // one behind.
+  void TearDown() override {
+    for (const pid_t pid : started_) {
+      if (waitpid(pid, nullptr, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+    std::filesystem::remove_all(dir_);
+  }
 
   // Starts tcp-info with `args` (metrics off unless given), output to files.
   pid_t Start(std::vector<std::string> args,
@@ -73,6 +83,7 @@ class TcpInfoCli : public ::testing::Test {
       execv(argv[0], argv.data());
       _exit(127);
     }
+    started_.push_back(pid);
     return pid;
   }
 
@@ -102,8 +113,9 @@ class TcpInfoCli : public ::testing::Test {
   }
 
   std::string dir_;
-  std::string cwd_;            // the daemon's working directory if set
-  bool unprivileged_ = false;  // run it as uid and gid 65534
+  std::vector<pid_t> started_;  // every daemon Start()ed
+  std::string cwd_;             // the daemon's working directory if set
+  bool unprivileged_ = false;   // run it as uid and gid 65534
 };
 
 TEST_F(TcpInfoCli, MistakesFailWithOneLineAndExitTwo) {
