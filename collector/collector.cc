@@ -70,6 +70,14 @@ void LogLine(absl::string_view line) {
 
 class NoObserver : public CollectorObserver {};
 
+int64_t ActiveCycles(const CollectorOptions& o) {
+  if (o.active_cycles > 0) return o.active_cycles;
+  if (o.interval <= absl::ZeroDuration()) return 50;
+  return std::max<int64_t>(
+      10, absl::ToInt64Milliseconds(absl::Milliseconds(500)) /
+              std::max<int64_t>(1, absl::ToInt64Milliseconds(o.interval)));
+}
+
 struct Watch {
   int fd;
   absl::AnyInvocable<void()> on_readable;
@@ -84,7 +92,7 @@ struct Collector::Rep {
         socket(std::move(s)),
         exact(std::move(e)),
         adaptive(o.poll_mode == PollMode::kAdaptive && exact != nullptr),
-        activity(std::max<int64_t>(1, o.active_cycles)),
+        activity(ActiveCycles(o)),
         filter(o.filter),
         anonymizer(o.anonymize, o.host_addresses.empty() &&
                                         o.anonymize != AnonymizeMode::kNone

@@ -115,8 +115,10 @@ struct CollectorOptions {
   // kAdaptive: the longest time between two full dumps.
   absl::Duration discovery_interval = absl::Seconds(1);
   // kAdaptive: a connection is polled exactly while it changed in one of
-  // its last `active_cycles` cycles (collector/activity.h).
-  int64_t active_cycles = 10;
+  // its last `active_cycles` cycles (collector/activity.h); 0 = the
+  // default rule, max(10, 500 ms / interval) cycles: a connection that
+  // moves at least twice a second stays active.
+  int64_t active_cycles = 0;
 };
 
 // Totals since creation.

@@ -102,7 +102,8 @@ const std::vector<FlagSpec>& Specs() {
       {"poll.mode", "mode", "full",
        "\"full\" dumps every TCP socket every -interval, as the reference. "
        "\"adaptive\" asks only about the connections that changed in their "
-       "last 10 cycles (one exact inet_diag request each), dumping instead "
+       "last max(10, 500ms/-interval) cycles (one exact inet_diag request "
+       "each), dumping instead "
        "whenever that is cheaper and every -poll.discovery-interval (README, "
        "Adaptive polling).",
        false,
