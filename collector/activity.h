@@ -8,7 +8,8 @@
 // active_cycles polls in a row without a change; from then on only full
 // dumps (every -poll.discovery-interval at least) look at it, and its next
 // change is seen by the next one. Changes are reported by the collector
-// from every poll, exact or full.
+// from every poll, exact or full. The collector's active_cycles is
+// max(10, 500 ms / interval) unless set (CollectorOptions).
 //
 // Cost: one hash-map update per written snapshot, nothing per unchanged
 // connection; Collect() visits the tracked (recently changed) connections

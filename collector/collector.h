@@ -1,6 +1,8 @@
-// Collector: the polling loop. Every cycle it dumps the kernel's TCP sockets
-// (AF_INET6, then AF_INET) through one long-lived DumpSocket and, for each
-// inet_diag message, in the receive buffer and without allocating:
+// Collector: the polling loop. Every cycle (in PollMode::kFull, the
+// default; see "Adaptive polling" below for kAdaptive) it dumps the
+// kernel's TCP sockets (AF_INET6, then AF_INET) through one long-lived
+// DumpSocket and, for each inet_diag message, in the receive buffer and
+// without allocating:
 //
 //   Filter::Skip (on the inet_diag_msg) -> Anonymizer::Apply (in place)
 //     -> parse::SplitMessage -> cache::Cache::Observe
