@@ -420,6 +420,8 @@ def compare_poll(n, name, args, idle=False):
                        "exact": adaptive["exact_requests"] / seconds,
                        "dumps": adaptive["full_dumps"] / seconds,
                        "fallbacks": adaptive["fallbacks"],
+                       "full_rate": full["rate"],
+                       "adaptive_rate": adaptive["rate"],
                        "ok": full["ok"] and adaptive["ok"]})
     med = lambda key: median([r[key] for r in rounds])
     return {"n": n, "full_ms": med("full") * 1e3,
@@ -428,6 +430,7 @@ def compare_poll(n, name, args, idle=False):
             "ratio_max": max(r["ratio"] for r in rounds),
             "exact": med("exact"), "dumps": med("dumps"),
             "fallbacks": max(r["fallbacks"] for r in rounds),
+            "full_rate": med("full_rate"), "adaptive_rate": med("adaptive_rate"),
             "ok": all(r["ok"] for r in rounds)}
 
 
@@ -445,45 +448,48 @@ def measure_life(held, churn, args):
     """The cost of a connection's life (issue 20, item 5): with `held`
     connections and `churn` of them replaced per second (connfarm --churn,
     short-lived ones off), the daemon's CPU per second above that of the
-    same farm without churn, per new connection; rounds alternate the order.
-    Full polling at args.interval."""
+    same farm without churn, per new connection, for -poll.mode=full and
+    adaptive (alternating order). The churned farm runs args.life_settle
+    seconds first: its TIME_WAIT sockets, which every full dump walks, reach
+    their steady number after tcp_fin_timeout (60 s)."""
     name = "bl%d" % (os.getpid() % 10000)
     ready = os.path.join(tempfile.gettempdir(), name + ".ready")
-    rounds = []
-    try:
-        for i in range(args.repeat):
-            order = [0, churn] if i % 2 == 0 else [churn, 0]
-            cost = {}
-            for c in order:
-                farm("up", "--name", name)
-                run = subprocess.Popen(
-                    [CONNFARM, "run", "--name", name, "--conns", str(held),
-                     "--active", "1", "--churn", str(c),
-                     "--short-lived-per-sec", "0", "--duration", "3600",
-                     "--ready-file", ready],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    modes = ("full", "adaptive")
+    rounds = {m: [] for m in modes}
+    for i in range(args.repeat):
+        cost = {}
+        for c in (0, churn):
+            farm("up", "--name", name)
+            run = subprocess.Popen(
+                [CONNFARM, "run", "--name", name, "--conns", str(held),
+                 "--active", "1", "--churn", str(c),
+                 "--short-lived-per-sec", "0", "--duration", "3600",
+                 "--ready-file", ready],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.monotonic() + 120
+                while not os.path.exists(ready):
+                    if time.monotonic() > deadline or run.poll() is not None:
+                        raise RuntimeError("connfarm did not establish")
+                    time.sleep(0.2)
+                time.sleep(args.life_settle if c else 2)
+                order = modes if i % 2 == 0 else modes[::-1]
+                for m in order:
+                    cost[(c, m)] = run_daemon(
+                        name, args.cycles, args.interval,
+                        flags=["-poll.mode=" + m])["cpu_per_second"]
+            finally:
+                run.send_signal(signal.SIGTERM)
                 try:
-                    deadline = time.monotonic() + 120
-                    while not os.path.exists(ready):
-                        if time.monotonic() > deadline or run.poll() is not None:
-                            raise RuntimeError("connfarm did not establish")
-                        time.sleep(0.2)
-                    time.sleep(args.life_settle)
-                    d = run_daemon(name, args.cycles, args.interval)
-                    cost[c] = d
-                finally:
-                    run.send_signal(signal.SIGTERM)
-                    try:
-                        run.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        run.kill()
-                    farm("down", "--name", name, "--force", check=False)
-            rounds.append((cost[churn]["cpu_per_second"]
-                           - cost[0]["cpu_per_second"]) / churn)
-    finally:
-        farm("down", "--name", name, "--force", check=False)
-    return {"median_us": median(rounds) * 1e6, "min_us": min(rounds) * 1e6,
-            "max_us": max(rounds) * 1e6}
+                    run.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    run.kill()
+                farm("down", "--name", name, "--force", check=False)
+        for m in modes:
+            rounds[m].append((cost[(churn, m)] - cost[(0, m)]) / churn)
+    return {m: {"median_us": median(rounds[m]) * 1e6,
+                "min_us": min(rounds[m]) * 1e6,
+                "max_us": max(rounds[m]) * 1e6} for m in modes}
 
 
 def median(values):
@@ -518,8 +524,8 @@ def main():
                    help="with --poll: comma-separated streaming percents")
     p.add_argument("--life", default="",
                    help="comma-separated churn rates: CPU per connection "
-                   "life at each (1000 held, full polling)")
-    p.add_argument("--life-settle", type=int, default=10,
+                   "life at each (1000 held; full and adaptive polling)")
+    p.add_argument("--life-settle", type=int, default=60,
                    help="with --life: seconds of churn before measuring")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -528,27 +534,34 @@ def main():
         if not os.access(os.path.join(BIN, b), os.X_OK):
             sys.exit("driver.py: build/bin/%s missing: run ./build.sh bench" % b)
     if args.life:
-        print("| new connections/s | CPU per connection life (range) |")
-        print("|---|---|")
+        print("interval %s, 1000 held connections, %d rounds of %d cycles, "
+              "churn settled %d s" % (args.interval, args.repeat, args.cycles,
+                                      args.life_settle))
+        print("| new connections/s | CPU per life, full (range) "
+              "| CPU per life, adaptive (range) |")
+        print("|---|---|---|")
         for c in [int(x) for x in args.life.split(",")]:
             r = measure_life(1000, c, args)
-            print("| %d | %.0f µs (%.0f–%.0f) |" % (c, r["median_us"],
-                                                  r["min_us"], r["max_us"]),
+            print("| %d | %.0f µs (%.0f–%.0f) | %.0f µs (%.0f–%.0f) |"
+                  % (c, r["full"]["median_us"], r["full"]["min_us"],
+                     r["full"]["max_us"], r["adaptive"]["median_us"],
+                     r["adaptive"]["min_us"], r["adaptive"]["max_us"]),
                   flush=True)
         return
     if args.poll:
         print("interval %s, %d rounds of %d cycles (medians), order "
               "alternating" % (args.interval, args.repeat, args.cycles))
         print("| N | active | full CPU/s | adaptive CPU/s | ratio (range) "
-              "| exact requests/s | full dumps/s | fallbacks |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| exact requests/s | full dumps/s | fallbacks "
+              "| cycles/s full / adaptive |")
+        print("|---|---|---|---|---|---|---|---|---|")
 
         def row(r, pct):
             print("| %d | %s | %.1f ms | %.1f ms | %.3f (%.3f–%.3f) | %.0f "
-                  "| %.1f | %d |%s"
+                  "| %.1f | %d | %.0f / %.0f |%s"
                   % (r["n"], pct, r["full_ms"], r["adaptive_ms"], r["ratio"],
                      r["ratio_min"], r["ratio_max"], r["exact"], r["dumps"],
-                     r["fallbacks"],
+                     r["fallbacks"], r["full_rate"], r["adaptive_rate"],
                      "" if r["ok"] else " (a daemon run failed)"),
                   flush=True)
         row(poll_idle_host(args), "idle host")
