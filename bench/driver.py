@@ -33,6 +33,15 @@ Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py --conns 1000 --cycles 200
   bench/driver.py --conns 10000 --streaming-pct 10 --interval 100ms
   bench/driver.py --conns 10000 --churn 100 --sink 'sqlite:{out}/flows.db'
+  bench/driver.py --poll --conns 1000,10000 --active-pcts 1,10
+  bench/driver.py --life 100,1000
+
+With --poll it compares -poll.mode=full and -poll.mode=adaptive the same
+way (CPU per second, alternating order), on an idle host and at each N and
+streaming percent. With --life it measures the CPU of a connection's life
+(first sighting, snapshots, file, final record, close) with 1000 held
+connections and C replaced per second: the CPU per second above the same
+farm without churn, divided by C.
 """
 
 import argparse
@@ -141,7 +150,19 @@ def scrape(name):
 
 
 def cpu_seconds(pid):
-    """User + system CPU of process `pid` (all its threads) so far."""
+    """User + system CPU of process `pid` (all its threads) so far: the
+    scheduler's nanosecond run time of each thread (/proc/PID/task/*/
+    schedstat; a thread that ended is missing), else the clock ticks of
+    /proc/PID/stat (10 ms resolution)."""
+    try:
+        total = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        if total > 0:
+            return total / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -151,13 +172,15 @@ def count_files(root):
     return sum(len(files) for _, _, files in os.walk(root))
 
 
-def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None):
+def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None,
+               flags=()):
     """Runs tcp-info until it is in steady state, then measures `cycles`
     polling cycles; returns a dict of what they cost. `idle`: the namespace
     holds no connection (no file to wait for). `sink`: a -sink URL, "{out}"
     standing for the output directory."""
     out = tempfile.mkdtemp(prefix="tcpinfo-bench-")
     extra = ["-sink=" + sink.replace("{out}", out)] if sink else []
+    extra += list(flags)
     argv = in_ns(name, [os.path.join(BIN, "tcp-info"), "-output", out,
                         "-interval", interval,
                         "-prometheusx.listen-address=127.0.0.1:%d"
@@ -228,6 +251,12 @@ def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None):
         summary[k] = int(v)
     per_cycle = (cpu2 - cpu1) / (c2 - c1)
     return {
+        "cpu_per_second": (cpu2 - cpu1) / max(1e-9, sum_intervals(m1, m2)),
+        "exact_requests": m2.get("tcpinfo_poll_exact_requests_total", 0)
+        - m1.get("tcpinfo_poll_exact_requests_total", 0),
+        "full_dumps": m2.get("tcpinfo_poll_full_dumps_total", 0)
+        - m1.get("tcpinfo_poll_full_dumps_total", 0),
+        "fallbacks": m2.get("tcpinfo_poll_fallbacks_total", 0),
         "cpu_per_cycle": per_cycle,
         # What the start-up burst cost beyond its cycles' steady cost.
         "startup_cpu": max(0.0, cpu1 - warm_cycles * per_cycle),
@@ -287,6 +316,8 @@ def measure(n, args):
         rounds = []
         if args.sink:
             return compare_sink(n, name, args)
+        if args.poll:
+            return compare_poll(n, name, args)
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
             d = run_daemon(name, args.cycles, args.interval)
@@ -365,6 +396,102 @@ def compare_sink(n, name, args):
             "ok": all(r["ok"] for r in rounds)}
 
 
+def compare_poll(n, name, args, idle=False):
+    """Rounds of tcp-info with -poll.mode=full and -poll.mode=adaptive on the
+    same connections, in alternating order: CPU per second of each, their
+    ratio, and what the adaptive daemon asked (exact requests and full dumps
+    per second)."""
+    rounds = []
+    for i in range(args.repeat):
+        def run(mode):
+            return run_daemon(name, args.cycles, args.interval, idle=idle,
+                              flags=["-poll.mode=" + mode])
+        if i % 2 == 0:
+            full = run("full")
+            adaptive = run("adaptive")
+        else:
+            adaptive = run("adaptive")
+            full = run("full")
+        seconds = adaptive["cycles"] / max(1e-9, adaptive["rate"])
+        rounds.append({"full": full["cpu_per_second"],
+                       "adaptive": adaptive["cpu_per_second"],
+                       "ratio": adaptive["cpu_per_second"]
+                       / full["cpu_per_second"],
+                       "exact": adaptive["exact_requests"] / seconds,
+                       "dumps": adaptive["full_dumps"] / seconds,
+                       "fallbacks": adaptive["fallbacks"],
+                       "full_rate": full["rate"],
+                       "adaptive_rate": adaptive["rate"],
+                       "ok": full["ok"] and adaptive["ok"]})
+    med = lambda key: median([r[key] for r in rounds])
+    return {"n": n, "full_ms": med("full") * 1e3,
+            "adaptive_ms": med("adaptive") * 1e3, "ratio": med("ratio"),
+            "ratio_min": min(r["ratio"] for r in rounds),
+            "ratio_max": max(r["ratio"] for r in rounds),
+            "exact": med("exact"), "dumps": med("dumps"),
+            "fallbacks": max(r["fallbacks"] for r in rounds),
+            "full_rate": med("full_rate"), "adaptive_rate": med("adaptive_rate"),
+            "ok": all(r["ok"] for r in rounds)}
+
+
+def poll_idle_host(args):
+    """compare_poll on an empty client namespace (an idle host)."""
+    name = "bp%d" % (os.getpid() % 10000)
+    farm("up", "--name", name)
+    try:
+        return compare_poll(0, name, args, idle=True)
+    finally:
+        farm("down", "--name", name, "--force", check=False)
+
+
+def measure_life(held, churn, args):
+    """The cost of a connection's life (issue 20, item 5): with `held`
+    connections and `churn` of them replaced per second (connfarm --churn,
+    short-lived ones off), the daemon's CPU per second above that of the
+    same farm without churn, per new connection, for -poll.mode=full and
+    adaptive (alternating order). The churned farm runs args.life_settle
+    seconds first: its TIME_WAIT sockets, which every full dump walks, reach
+    their steady number after tcp_fin_timeout (60 s)."""
+    name = "bl%d" % (os.getpid() % 10000)
+    ready = os.path.join(tempfile.gettempdir(), name + ".ready")
+    modes = ("full", "adaptive")
+    rounds = {m: [] for m in modes}
+    for i in range(args.repeat):
+        cost = {}
+        for c in (0, churn):
+            farm("up", "--name", name)
+            run = subprocess.Popen(
+                [CONNFARM, "run", "--name", name, "--conns", str(held),
+                 "--active", "1", "--churn", str(c),
+                 "--short-lived-per-sec", "0", "--duration", "3600",
+                 "--ready-file", ready],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.monotonic() + 120
+                while not os.path.exists(ready):
+                    if time.monotonic() > deadline or run.poll() is not None:
+                        raise RuntimeError("connfarm did not establish")
+                    time.sleep(0.2)
+                time.sleep(args.life_settle if c else 2)
+                order = modes if i % 2 == 0 else modes[::-1]
+                for m in order:
+                    cost[(c, m)] = run_daemon(
+                        name, args.cycles, args.interval,
+                        flags=["-poll.mode=" + m])["cpu_per_second"]
+            finally:
+                run.send_signal(signal.SIGTERM)
+                try:
+                    run.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    run.kill()
+                farm("down", "--name", name, "--force", check=False)
+        for m in modes:
+            rounds[m].append((cost[(churn, m)] - cost[(0, m)]) / churn)
+    return {m: {"median_us": median(rounds[m]) * 1e6,
+                "min_us": min(rounds[m]) * 1e6,
+                "max_us": max(rounds[m]) * 1e6} for m in modes}
+
+
 def median(values):
     v = sorted(values)
     return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
@@ -389,12 +516,60 @@ def main():
     p.add_argument("--sink", default="",
                    help="compare tcp-info without sinks and with -sink=URL "
                    "({out} = the daemon's output directory)")
+    p.add_argument("--poll", action="store_true",
+                   help="compare -poll.mode=full and adaptive: CPU per "
+                   "second at each N and each --active-pcts, and on an idle "
+                   "host")
+    p.add_argument("--active-pcts", default="1,10",
+                   help="with --poll: comma-separated streaming percents")
+    p.add_argument("--life", default="",
+                   help="comma-separated churn rates: CPU per connection "
+                   "life at each (1000 held; full and adaptive polling)")
+    p.add_argument("--life-settle", type=int, default=60,
+                   help="with --life: seconds of churn before measuring")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
     for b in ("tcp-info", "dump_bench"):
         if not os.access(os.path.join(BIN, b), os.X_OK):
             sys.exit("driver.py: build/bin/%s missing: run ./build.sh bench" % b)
+    if args.life:
+        print("interval %s, 1000 held connections, %d rounds of %d cycles, "
+              "churn settled %d s" % (args.interval, args.repeat, args.cycles,
+                                      args.life_settle))
+        print("| new connections/s | CPU per life, full (range) "
+              "| CPU per life, adaptive (range) |")
+        print("|---|---|---|")
+        for c in [int(x) for x in args.life.split(",")]:
+            r = measure_life(1000, c, args)
+            print("| %d | %.0f µs (%.0f–%.0f) | %.0f µs (%.0f–%.0f) |"
+                  % (c, r["full"]["median_us"], r["full"]["min_us"],
+                     r["full"]["max_us"], r["adaptive"]["median_us"],
+                     r["adaptive"]["min_us"], r["adaptive"]["max_us"]),
+                  flush=True)
+        return
+    if args.poll:
+        print("interval %s, %d rounds of %d cycles (medians), order "
+              "alternating" % (args.interval, args.repeat, args.cycles))
+        print("| N | active | full CPU/s | adaptive CPU/s | ratio (range) "
+              "| exact requests/s | full dumps/s | fallbacks "
+              "| cycles/s full / adaptive |")
+        print("|---|---|---|---|---|---|---|---|---|")
+
+        def row(r, pct):
+            print("| %d | %s | %.1f ms | %.1f ms | %.3f (%.3f–%.3f) | %.0f "
+                  "| %.1f | %d | %.0f / %.0f |%s"
+                  % (r["n"], pct, r["full_ms"], r["adaptive_ms"], r["ratio"],
+                     r["ratio_min"], r["ratio_max"], r["exact"], r["dumps"],
+                     r["fallbacks"], r["full_rate"], r["adaptive_rate"],
+                     "" if r["ok"] else " (a daemon run failed)"),
+                  flush=True)
+        row(poll_idle_host(args), "idle host")
+        for n in [int(x) for x in args.conns.split(",")]:
+            for pct in [int(x) for x in args.active_pcts.split(",")]:
+                args.streaming_pct = pct
+                row(measure(n, args), "%d %%" % pct)
+        return
     idle = run_daemon_idle(args)
     print("machine: %s, %d cores; idle daemon RSS %.1f MB"
           % (os.uname().release, os.cpu_count(), idle / 2**20))

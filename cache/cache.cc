@@ -183,6 +183,11 @@ size_t Cache::EndCycle(absl::FunctionRef<void(uint64_t cookie)> closed) {
   return count;
 }
 
+void Cache::RestartCycle() {
+  ++rep_->cycle;
+  rep_->observed = 0;
+}
+
 bool Cache::Remove(uint64_t cookie) {
   if (rep_->slots.empty()) return false;
   const size_t i = rep_->Find(cookie);

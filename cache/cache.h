@@ -57,6 +57,12 @@ class Cache {
   // table) and forgets it. Returns the number closed.
   size_t EndCycle(absl::FunctionRef<void(uint64_t cookie)> closed);
 
+  // Starts a new cycle without closing anything: what was observed so far
+  // no longer counts as observed for the next EndCycle(). The adaptive
+  // poller calls it before a full dump, so that connections observed only
+  // by exact requests since the last full dump are judged by the dump.
+  void RestartCycle();
+
   // Forgets one connection at once (its destroy event arrived). Returns
   // false if it was unknown.
   bool Remove(uint64_t cookie);

@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cache/cache.h"
+#include "collector/activity.h"
+#include "collector/cost_model.h"
 #include "collector/dump_socket.h"
 #include "collector/netlink_dump.h"
 #include "inetdiag/inet_diag.h"
@@ -68,6 +70,14 @@ void LogLine(absl::string_view line) {
 
 class NoObserver : public CollectorObserver {};
 
+int64_t ActiveCycles(const CollectorOptions& o) {
+  if (o.active_cycles > 0) return o.active_cycles;
+  if (o.interval <= absl::ZeroDuration()) return 50;
+  return std::max<int64_t>(
+      10, absl::ToInt64Milliseconds(absl::Milliseconds(500)) /
+              std::max<int64_t>(1, absl::ToInt64Milliseconds(o.interval)));
+}
+
 struct Watch {
   int fd;
   absl::AnyInvocable<void()> on_readable;
@@ -77,9 +87,12 @@ struct Watch {
 
 struct Collector::Rep {
   Rep(const CollectorOptions& o, std::unique_ptr<DumpSource> s,
-      saver::Saver* sv, CollectorObserver* obs)
+      saver::Saver* sv, CollectorObserver* obs, std::unique_ptr<ExactSource> e)
       : options(o),
         socket(std::move(s)),
+        exact(std::move(e)),
+        adaptive(o.poll_mode == PollMode::kAdaptive && exact != nullptr),
+        activity(ActiveCycles(o)),
         filter(o.filter),
         anonymizer(o.anonymize, o.host_addresses.empty() &&
                                         o.anonymize != AnonymizeMode::kNone
@@ -91,6 +104,10 @@ struct Collector::Rep {
   }
 
   void LookAhead(const DumpMessage& m);
+  void FullDump();
+  bool ExactCycle();
+  void HandleExactReply(const DumpMessage& m);
+  void GoneFromExact(uint64_t cookie);
   void HandleMessage(const DumpMessage& m);
   void HandleDestroyed(char* payload, size_t size, absl::Time received);
   void CloseConnection(uint64_t cookie, parse::Timestamp now);
@@ -101,6 +118,12 @@ struct Collector::Rep {
 
   CollectorOptions options;
   std::unique_ptr<DumpSource> socket;
+  std::unique_ptr<ExactSource> exact;
+  const bool adaptive;
+  ActivityTracker activity;
+  CostModel cost;
+  MonotonicTime next_discovery{};
+  std::vector<ExactTarget> targets;
   Filter filter;
   Anonymizer anonymizer;
   cache::Cache cache;
@@ -219,6 +242,7 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
     stamped_time = m.received;
     stamp = ToTimestamp(m.received);
   }
+  if (adaptive) activity.Changed(cookie, msg.family, msg.id, cycle.cycle);
   if (change == parse::Change::kNew && !was_awaiting) {
     ++cycle.opened;
     observer->OnFlowOpen(cookie, stamp, view);
@@ -229,6 +253,7 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
 }
 
 void Collector::Rep::CloseConnection(uint64_t cookie, parse::Timestamp now) {
+  if (adaptive) activity.Forget(cookie);
   saver->Close(cookie);
   ++cycle.closed;
   observer->OnFlowClose(cookie, now, CloseReason::kAbsent);
@@ -279,6 +304,7 @@ void Collector::Rep::HandleDestroyed(char* payload, size_t size,
     }
     cache.Remove(cookie);
   }
+  if (adaptive) activity.Forget(cookie);
   saver->Close(cookie);
   ++totals.closed;
   observer->OnFlowClose(cookie, when, CloseReason::kDestroyed);
@@ -346,6 +372,82 @@ void Collector::Rep::EndCycle(bool complete) {
   saver->Tick(now);
 }
 
+void Collector::Rep::FullDump() {
+  CycleStats& c = cycle;
+  if (adaptive) cache.RestartCycle();
+  const int64_t cpu_start = adaptive ? CostModel::ThreadCpuNanos() : 0;
+  const uint8_t families[2] = {inetdiag::kAfInet6, inetdiag::kAfInet};
+  for (int i = 0; i < 2; ++i) {
+    c.dumps[i] = socket->Dump(
+        families[i], [this](const DumpMessage& m) { HandleMessage(m); });
+  }
+  c.complete = c.dumps[0].complete && c.dumps[1].complete;
+  c.full_dump = true;
+  ++totals.full_dumps;
+  if (adaptive) {
+    cost.ObserveFull(CostModel::ThreadCpuNanos() - cpu_start);
+    next_discovery = Plus(cycle_start, options.discovery_interval);
+  }
+}
+
+// A reply in a state a dump leaves out (the connection went to TIME_WAIT,
+// say) is the connection's end, as its absence from a dump would be.
+void Collector::Rep::HandleExactReply(const DumpMessage& m) {
+  if (m.size >= sizeof(inetdiag::Msg)) {
+    const uint8_t state = static_cast<uint8_t>(m.payload[1]);
+    if (state >= 32 || ((inetdiag::kDumpStates >> state) & 1) == 0) {
+      GoneFromExact(inetdiag::CookieOfMsg(m.payload));
+      return;
+    }
+  }
+  HandleMessage(m);
+}
+
+void Collector::Rep::GoneFromExact(uint64_t cookie) {
+  ++cycle.exact_gone;
+  activity.Forget(cookie);
+  // Unknown: already finished by its destroy event.
+  if (!cache.Remove(cookie)) return;
+  if (options.destroy_grace > absl::ZeroDuration()) {
+    awaiting_destroy[cookie] =
+        Plus(MonotonicClock::now(), options.destroy_grace);
+  } else {
+    CloseConnection(cookie, ToTimestamp(absl::Now()));
+  }
+}
+
+// Returns false when the cycle must dump instead (or after it).
+bool Collector::Rep::ExactCycle() {
+  if (MonotonicClock::now() >= next_discovery) return false;
+  activity.Collect(cycle.cycle, &targets);
+  if (!cost.PreferExact(static_cast<int64_t>(targets.size()))) return false;
+  cycle.full_dump = false;
+  if (targets.empty()) return true;
+  const int64_t cpu_start = CostModel::ThreadCpuNanos();
+  const ExactResult r = exact->Query(
+      targets, [this](const DumpMessage& m) { HandleExactReply(m); },
+      [this](size_t index) {
+        GoneFromExact(inetdiag::Cookie(targets[index].id));
+      });
+  cycle.exact_requests = r.requests;
+  totals.exact_requests += r.requests;
+  totals.messages += r.replies;
+  if (!r.complete) {
+    cycle.fallback = true;
+    ++totals.poll_fallbacks;
+    for (int i = 0; i < kDumpIssueCount; ++i)
+      totals.dump_issues[i] += r.issues[i];
+    if (const std::optional<uint64_t> suppressed = dump_log.Admit()) {
+      LogLine(absl::StrCat("exact inet_diag requests incomplete (errno ",
+                           r.error, "); dumping instead (", *suppressed,
+                           " similar suppressed)"));
+    }
+    return false;
+  }
+  cost.ObserveExact(r.requests, CostModel::ThreadCpuNanos() - cpu_start);
+  return true;
+}
+
 bool Collector::Rep::WaitUntil(MonotonicTime deadline, int stop_fd) {
   poll_fds.clear();
   poll_fds.push_back({stop_fd, POLLIN, 0});
@@ -375,14 +477,22 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(
     CollectorObserver* observer) {
   absl::StatusOr<std::unique_ptr<DumpSocket>> socket = DumpSocket::Open();
   if (!socket.ok()) return socket.status();
-  return CreateWithSource(options, *std::move(socket), saver, observer);
+  std::unique_ptr<ExactSource> exact;
+  if (options.poll_mode == PollMode::kAdaptive) {
+    absl::StatusOr<std::unique_ptr<ExactSocket>> e = ExactSocket::Open();
+    if (!e.ok()) return e.status();
+    exact = *std::move(e);
+  }
+  return CreateWithSource(options, *std::move(socket), saver, observer,
+                          std::move(exact));
 }
 
 std::unique_ptr<Collector> Collector::CreateWithSource(
     const CollectorOptions& options, std::unique_ptr<DumpSource> source,
-    saver::Saver* saver, CollectorObserver* observer) {
-  return std::unique_ptr<Collector>(new Collector(
-      std::make_unique<Rep>(options, std::move(source), saver, observer)));
+    saver::Saver* saver, CollectorObserver* observer,
+    std::unique_ptr<ExactSource> exact) {
+  return std::unique_ptr<Collector>(new Collector(std::make_unique<Rep>(
+      options, std::move(source), saver, observer, std::move(exact))));
 }
 
 Collector::Collector(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -399,13 +509,16 @@ const CycleStats& Collector::RunCycle() {
   c.monotonic_start = r.cycle_start;
   c.since_previous = c.cycle == 1 ? absl::ZeroDuration()
                                   : Between(r.previous_start, r.cycle_start);
-  const uint8_t families[2] = {inetdiag::kAfInet6, inetdiag::kAfInet};
-  for (int i = 0; i < 2; ++i) {
-    c.dumps[i] = r.socket->Dump(
-        families[i], [&r](const DumpMessage& m) { r.HandleMessage(m); });
+  if (r.adaptive && r.ExactCycle()) {
+    // Nothing is closed by absence, and the cache's cycle goes on.
+    ++r.totals.exact_cycles;
+    const parse::Timestamp now = ToTimestamp(absl::Now());
+    r.ExpireDestroyState(MonotonicClock::now(), now);
+    r.saver->Tick(now);
+  } else {
+    r.FullDump();
+    r.EndCycle(c.complete);
   }
-  c.complete = c.dumps[0].complete && c.dumps[1].complete;
-  r.EndCycle(c.complete);
   c.connections = static_cast<int64_t>(r.cache.size());
   c.elapsed = Between(r.cycle_start, MonotonicClock::now());
 

@@ -1,6 +1,8 @@
-// Collector: the polling loop. Every cycle it dumps the kernel's TCP sockets
-// (AF_INET6, then AF_INET) through one long-lived DumpSocket and, for each
-// inet_diag message, in the receive buffer and without allocating:
+// Collector: the polling loop. Every cycle (in PollMode::kFull, the
+// default; see "Adaptive polling" below for kAdaptive) it dumps the
+// kernel's TCP sockets (AF_INET6, then AF_INET) through one long-lived
+// DumpSocket and, for each inet_diag message, in the receive buffer and
+// without allocating:
 //
 //   Filter::Skip (on the inet_diag_msg) -> Anonymizer::Apply (in place)
 //     -> parse::SplitMessage -> cache::Cache::Observe
@@ -39,6 +41,32 @@
 // kernel's clock with the cycle counter), so snapshots of those seconds
 // may still carry the clock from before it.
 //
+// Adaptive polling (PollMode::kAdaptive). A cycle is either a full dump,
+// as above, or an exact cycle: exact requests (collector/exact_socket.h)
+// for the active connections only (collector/activity.h: those that
+// changed in one of their last active_cycles cycles), handled like dump
+// messages. A full dump is made when discovery_interval has passed since
+// the last one (it finds new connections, sees the idle ones' changes and
+// closes what is gone, as in full mode), and whenever the cost model
+// (collector/cost_model.h) predicts it cheaper than the exact requests.
+// Before a full dump the cache restarts its cycle (cache::Cache::
+// RestartCycle), so that a connection observed only by an exact cycle is
+// still closed by its absence from the dump. In an exact cycle:
+//   - a reply for a connection in a state a dump leaves out (TIME_WAIT,
+//     SYN_RECV, CLOSE), or an ENOENT/ESTALE answer (the socket, or that
+//     cookie on its tuple, is gone) ends the connection as its absence
+//     from a complete dump does: the destroy grace, then its close; a new
+//     socket on a reused tuple is a new connection, found by the next
+//     full dump;
+//   - a query that is incomplete (a truncated or lost reply, an
+//     unexpected error) falls back to a full dump in the same cycle,
+//     counted in poll_fallbacks;
+//   - nothing else is closed, and the cache's cycle does not end.
+// Bounds: an active connection is polled every interval as in full mode;
+// a new connection's first snapshot and an idle connection's first change
+// come at most discovery_interval (plus one interval) late; final states
+// come from destroy events as in full mode.
+//
 // Thread contract: not thread-safe; all methods, the saver and the observer
 // are used from the one thread that calls Run() or RunCycle().
 #ifndef TCPINFO_COLLECTOR_COLLECTOR_H_
@@ -52,12 +80,20 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "collector/anonymizer.h"
+#include "collector/exact_socket.h"
 #include "collector/filter.h"
 #include "collector/netlink_dump.h"
 #include "collector/observer.h"
 #include "saver/saver.h"
 
 namespace collector {
+
+// How a cycle asks the kernel (see "Adaptive polling" below).
+enum class PollMode {
+  kFull,      // a full dump every cycle, as the reference
+  kAdaptive,  // exact requests for the active connections, full dumps at
+              // least every discovery_interval and whenever cheaper
+};
 
 struct CollectorOptions {
   absl::Duration interval = absl::Milliseconds(10);
@@ -77,6 +113,14 @@ struct CollectorOptions {
   // that a dump already in flight does not reopen it (from the moment the
   // event is handled, whatever wall time it carries).
   absl::Duration finished_memory = absl::Seconds(60);
+  PollMode poll_mode = PollMode::kFull;
+  // kAdaptive: the longest time between two full dumps.
+  absl::Duration discovery_interval = absl::Seconds(1);
+  // kAdaptive: a connection is polled exactly while it changed in one of
+  // its last `active_cycles` cycles (collector/activity.h); 0 = the
+  // default rule, max(10, 500 ms / interval) cycles: a connection that
+  // moves at least twice a second stays active.
+  int64_t active_cycles = 0;
 };
 
 // Totals since creation.
@@ -96,6 +140,11 @@ struct CollectorStats {
   int64_t destroy_duplicates = 0;   // events for connections already finished
   int64_t destroy_overflows = 0;    // times the kernel dropped events
   int64_t late_dump_records = 0;    // dump records of finished connections
+  int64_t full_dumps = 0;           // cycles that dumped (both families)
+  int64_t exact_cycles = 0;         // cycles of exact requests only
+  int64_t exact_requests = 0;       // exact requests sent
+  int64_t exact_gone = 0;           // answered ENOENT/ESTALE
+  int64_t poll_fallbacks = 0;       // exact cycles that fell back to a dump
 };
 
 class Collector {
@@ -105,10 +154,12 @@ class Collector {
   static absl::StatusOr<std::unique_ptr<Collector>> Create(
       const CollectorOptions& options, saver::Saver* saver,
       CollectorObserver* observer);
-  // The same, dumping from `source` instead of the kernel (tests).
+  // The same, dumping from `source` instead of the kernel (tests), and
+  // with PollMode::kAdaptive asking `exact` (which must then be given).
   static std::unique_ptr<Collector> CreateWithSource(
       const CollectorOptions& options, std::unique_ptr<DumpSource> source,
-      saver::Saver* saver, CollectorObserver* observer);
+      saver::Saver* saver, CollectorObserver* observer,
+      std::unique_ptr<ExactSource> exact = nullptr);
   ~Collector();
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;

@@ -99,6 +99,32 @@ const std::vector<FlagSpec>& Specs() {
        [](absl::string_view v, Config* c) {
          return SetDuration(v, absl::ZeroDuration(), &c->interval);
        }},
+      {"poll.mode", "mode", "full",
+       "\"full\" dumps every TCP socket every -interval, as the reference. "
+       "\"adaptive\" asks only about the connections that changed in their "
+       "last max(10, 500ms/-interval) cycles (one exact inet_diag request "
+       "each), dumping instead "
+       "whenever that is cheaper and every -poll.discovery-interval (README, "
+       "Adaptive polling).",
+       false,
+       [](absl::string_view v, Config* c) {
+         if (v == "full") {
+           c->poll_mode = PollMode::kFull;
+         } else if (v == "adaptive") {
+           c->poll_mode = PollMode::kAdaptive;
+         } else {
+           return Bad("want \"full\" or \"adaptive\"");
+         }
+         return absl::OkStatus();
+       }},
+      {"poll.discovery-interval", "duration", "1s",
+       "With -poll.mode=adaptive: the longest time between two full dumps, "
+       "which find new connections and the idle ones' changes (so the "
+       "longest they can be late).",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetDuration(v, absl::Milliseconds(1), &c->discovery_interval);
+       }},
       {"exclude-srcport", "port", "none",
        "Exclude connections whose source (local) port is this one. "
        "Repeatable; a comma-separated list gives several.",

@@ -32,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/anonymizer.h"
+#include "collector/collector.h"
 #include "collector/ip_address.h"
 
 namespace collector {
@@ -44,6 +45,8 @@ struct Config {
   AnonymizeMode anonymize = AnonymizeMode::kNone;
   std::string uuid_prefix_file;  // "" = saver::DefaultUuidPrefix()
   absl::Duration interval = absl::Milliseconds(10);
+  PollMode poll_mode = PollMode::kFull;
+  absl::Duration discovery_interval = absl::Seconds(1);
   bool include_local = false;
   std::string prometheus_listen_address = ":9990";
   std::string eventsocket;

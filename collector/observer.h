@@ -39,6 +39,13 @@ struct CycleStats {
   int64_t opened = 0;        // connections seen for the first time
   int64_t closed = 0;        // connections gone since the last complete cycle
   int64_t connections = 0;   // connections tracked after the cycle
+  // Adaptive polling: whether the cycle dumped (dumps[] are filled only
+  // then), and its exact requests (fallback: they were incomplete, and the
+  // cycle dumped after them).
+  bool full_dump = true;
+  bool fallback = false;
+  int64_t exact_requests = 0;
+  int64_t exact_gone = 0;  // answered ENOENT/ESTALE, or in a left-out state
 };
 
 // Why a connection's file was finished.

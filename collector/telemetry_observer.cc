@@ -83,7 +83,15 @@ void TelemetryObserver::OnFlowClose(uint64_t cookie, parse::Timestamp timestamp,
 }
 
 void TelemetryObserver::OnCycle(const CycleStats& stats) {
+  if (stats.exact_requests > 0) {
+    metrics_->CountExactRequests(static_cast<uint64_t>(stats.exact_requests),
+                                 static_cast<uint64_t>(stats.exact_gone));
+  }
+  if (stats.fallback) metrics_->CountPollFallback();
+  if (stats.full_dump) metrics_->CountFullDump();
+  // An exact cycle made no dump: nothing to observe per family.
   for (const DumpResult& dump : stats.dumps) {
+    if (!stats.full_dump) break;
     const auto af = dump.family == AF_INET6 ? metrics::AddressFamily::kIpv6
                                             : metrics::AddressFamily::kIpv4;
     metrics_->ObserveSyscallTime(af, absl::ToDoubleSeconds(dump.elapsed));

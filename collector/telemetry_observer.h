@@ -7,8 +7,10 @@
 //   OnSnapshot   -> snapshot_total, send/receive rate counters
 //                   (tcpi_bytes_sent, tcpi_bytes_received)
 //   OnFlowClose  -> close event, flow_events{close}
-//   OnCycle      -> syscall time and connection count per family (the
-//                   AF_INET6 and AF_INET dumps), cache count, polling
+//   OnCycle      -> poll_full_dumps, poll_exact_requests, poll_exact_gone
+//                   and poll_fallbacks; for a cycle that dumped, syscall
+//                   time and connection count per family (the
+//                   AF_INET6 and AF_INET dumps); cache count, polling
 //                   interval (CycleStats::since_previous), rate
 //                   observation (once per second of the monotonic clock:
 //                   CycleStats::monotonic_start), new files and write errors

@@ -116,6 +116,10 @@ class Metrics::Families : public prometheus::Collectable {
   Counter destroy_events;
   Counter destroy_event_archives;
   Counter destroy_events_lost;
+  Counter full_dumps;
+  Counter exact_requests;
+  Counter exact_gone;
+  Counter poll_fallbacks;
 };
 
 namespace {
@@ -222,6 +226,19 @@ std::vector<prometheus::MetricFamily> Metrics::Families::Collect() const {
   counter("tcpinfo_destroy_events_lost_total",
           "Number of times the kernel dropped destroy events (ENOBUFS).",
           destroy_events_lost);
+  counter("tcpinfo_poll_full_dumps_total",
+          "Number of polling cycles that dumped every TCP socket.", full_dumps);
+  counter("tcpinfo_poll_exact_requests_total",
+          "Number of exact inet_diag requests (one socket each) sent by "
+          "adaptive polling.",
+          exact_requests);
+  counter("tcpinfo_poll_exact_gone_total",
+          "Number of exact inet_diag requests answered: no such socket.",
+          exact_gone);
+  counter("tcpinfo_poll_fallbacks_total",
+          "Number of exact-request cycles that fell back to a full dump (a "
+          "truncated, lost or refused reply).",
+          poll_fallbacks);
   {
     auto f = Family("tcpinfo_build_info",
                     "A metric with a constant '1' value labeled by the "
@@ -271,6 +288,13 @@ void Metrics::CountDestroyEvent(bool event_only) {
 void Metrics::CountDestroyEventsLost() {
   families_->destroy_events_lost.Increment();
 }
+
+void Metrics::CountFullDump() { families_->full_dumps.Increment(); }
+void Metrics::CountExactRequests(uint64_t requests, uint64_t gone) {
+  families_->exact_requests.Increment(requests);
+  families_->exact_gone.Increment(gone);
+}
+void Metrics::CountPollFallback() { families_->poll_fallbacks.Increment(); }
 
 Counter& Metrics::Error(absl::string_view type) {
   return families_->errors.Get(type);

@@ -67,6 +67,12 @@ class Metrics {
   void SetDestroyEventsEnabled(bool enabled);
   void CountDestroyEvent(bool event_only);
   void CountDestroyEventsLost();
+  // Polling (-poll.mode): one full dump cycle (both families); `requests`
+  // exact inet_diag requests, `gone` of them answered "no such socket"; an
+  // exact cycle that fell back to a full dump.
+  void CountFullDump();
+  void CountExactRequests(uint64_t requests, uint64_t gone);
+  void CountPollFallback();
 
   // The counter of label value `type`, created on first use. The reference
   // stays valid as long as the Metrics.

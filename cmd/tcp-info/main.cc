@@ -162,6 +162,8 @@ int main(int argc, char** argv) {
   options.filter.exclude_srcports = config->exclude_srcports;
   options.filter.exclude_dstips = config->exclude_dstips;
   options.anonymize = config->anonymize;
+  options.poll_mode = config->poll_mode;
+  options.discovery_interval = config->discovery_interval;
 
   // Destroy events: every connection's final state, even one shorter than
   // a poll. If the kernel refuses them, polling alone goes on.
