@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "absl/time/time.h"
 #include "collector/anonymizer.h"
 #include "collector/ip_address.h"
+#include "filter/program.h"
 
 namespace collector {
 
@@ -45,6 +47,7 @@ struct Config {
   std::string uuid_prefix_file;  // "" = saver::DefaultUuidPrefix()
   absl::Duration interval = absl::Milliseconds(10);
   bool include_local = false;
+  std::shared_ptr<const filter::Program> filter;  // -filter; null: none
   std::string prometheus_listen_address = ":9990";
   std::string eventsocket;
   bool destroy_events = true;

@@ -43,10 +43,9 @@ class Emitter {
 
   absl::StatusOr<std::vector<uint8_t>> Finish() {
     if (code_.size() > kMaxBytecode) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the expression compiles to ", code_.size(),
-                       " bytes of bytecode, more than the kernel's ",
-                       kMaxBytecode));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the expression compiles to ", code_.size(),
+          " bytes of bytecode, more than the kernel's ", kMaxBytecode));
     }
     labels_[kReject] = static_cast<int64_t>(code_.size()) + 4;
     for (const Fixup& f : fixups_) {
@@ -100,8 +99,8 @@ void Generate(const Node& n, int no, Emitter* e) {
       std::memcpy(payload, &c, sizeof(c));
       const size_t bytes = AddressBytes(c.family);
       std::memcpy(payload + sizeof(c), n.host.address.data(), bytes);
-      e->Op(n.source ? inetdiag::kBcSourceCond : inetdiag::kBcDestCond,
-            payload, sizeof(c) + bytes, no);
+      e->Op(n.source ? inetdiag::kBcSourceCond : inetdiag::kBcDestCond, payload,
+            sizeof(c) + bytes, no);
       return;
     }
     case Node::Kind::kAnd:

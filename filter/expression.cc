@@ -171,8 +171,7 @@ bool HostMatches(const HostCondition& host, uint8_t family,
   if (host.port != -1 && host.port != port) return false;
   if (host.family != inetdiag::kAfUnspec && host.family != family) {
     return family == inetdiag::kAfInet6 && host.family == inetdiag::kAfInet &&
-           address[0] == 0 && address[1] == 0 &&
-           address[2] == htonl(0xffff) &&
+           address[0] == 0 && address[1] == 0 && address[2] == htonl(0xffff) &&
            PrefixMatches(address + 3, host.address.data(), host.prefix_len);
   }
   if (host.prefix_len == 0) return true;
@@ -194,8 +193,7 @@ bool Evaluate(const Node& n, const inetdiag::Msg& msg) {
                                    : p <= n.port;
     }
     case Node::Kind::kHost:
-      return HostMatches(n.host, msg.family,
-                         n.source ? msg.id.src : msg.id.dst,
+      return HostMatches(n.host, msg.family, n.source ? msg.id.src : msg.id.dst,
                          ntohs(n.source ? msg.id.sport_be : msg.id.dport_be));
     case Node::Kind::kAnd:
       return Evaluate(*n.left, msg) && Evaluate(*n.right, msg);

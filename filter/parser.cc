@@ -41,9 +41,8 @@ std::vector<Token> Tokenize(absl::string_view s) {
     } else if (IsOperatorChar(c)) {
       // = == != < > <= >= && || & | !
       ++i;
-      if (i < s.size() &&
-          ((s[i] == '=' && c != '&' && c != '|') ||
-           (s[i] == c && (c == '&' || c == '|')))) {
+      if (i < s.size() && ((s[i] == '=' && c != '&' && c != '|') ||
+                           (s[i] == c && (c == '&' || c == '|')))) {
         ++i;
       }
     } else {
@@ -95,8 +94,8 @@ class Parser {
     NodePtr n = Expr(0);
     if (!error_.empty()) return Failure();
     if (pos_ < tokens_.size()) {
-      Fail(pos_, tokens_[pos_].text == ")" ? "unbalanced ')'"
-                                           : "expected and/or");
+      Fail(pos_,
+           tokens_[pos_].text == ")" ? "unbalanced ')'" : "expected and/or");
       return Failure();
     }
     return n;
@@ -126,10 +125,9 @@ class Parser {
   }
 
   absl::Status Failure() const {
-    return absl::InvalidArgumentError(
-        absl::StrCat("column ", error_column_ + 1, ": ", error_, ": ",
-                     text_.substr(0, error_column_), ">>>",
-                     text_.substr(error_column_)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "column ", error_column_ + 1, ": ", error_, ": ",
+        text_.substr(0, error_column_), ">>>", text_.substr(error_column_)));
   }
 
   NodePtr Leaf(NodePtr n) {
@@ -212,7 +210,8 @@ class Parser {
       return std::nullopt;
     }
     const std::string name(text);
-    if (!name.empty() && absl::ascii_isalpha(static_cast<unsigned char>(name[0]))) {
+    if (!name.empty() &&
+        absl::ascii_isalpha(static_cast<unsigned char>(name[0]))) {
       if (const struct servent* se = getservbyname(name.c_str(), "tcp")) {
         return ntohs(static_cast<uint16_t>(se->s_port));
       }
@@ -392,8 +391,8 @@ class Parser {
       // several ':' and no /LEN is IPv6 without a port.
       const size_t slash = addr.find('/');
       const size_t colon = addr.rfind(':');
-      const bool v6_bare = slash == absl::string_view::npos &&
-                           addr.find(':') != colon;
+      const bool v6_bare =
+          slash == absl::string_view::npos && addr.find(':') != colon;
       if (colon != absl::string_view::npos && !v6_bare &&
           (slash == absl::string_view::npos || colon > slash)) {
         port = addr.substr(colon + 1);

@@ -51,8 +51,8 @@ std::string ErrorOf(const std::string& expr) {
   return n.ok() ? "" : std::string(n.status().message());
 }
 
-const inetdiag::Msg kWeb = Socket(tcp::kEstablished, "10.77.0.2", 40000,
-                                  "10.77.0.1", 443);
+const inetdiag::Msg kWeb =
+    Socket(tcp::kEstablished, "10.77.0.2", 40000, "10.77.0.1", 443);
 
 TEST(FilterParse, SsPortComparisons) {
   EXPECT_TRUE(Selects("dport = :443", kWeb));
@@ -163,7 +163,8 @@ TEST(FilterParse, ErrorsSayWhere) {
             "column 9: unknown port \"foo\": dport = >>>foo");
   EXPECT_EQ(ErrorOf("(dport = 22"),
             "column 1: '(' is never closed: >>>(dport = 22");
-  EXPECT_EQ(ErrorOf("dport = 22)"), "column 11: unbalanced ')': dport = 22>>>)");
+  EXPECT_EQ(ErrorOf("dport = 22)"),
+            "column 11: unbalanced ')': dport = 22>>>)");
   EXPECT_EQ(ErrorOf("src 10.0.0.0/33"),
             "column 5: prefix length 33 exceeds 32: src >>>10.0.0.0/33");
   EXPECT_EQ(ErrorOf("state nosuch"),
@@ -176,7 +177,8 @@ TEST(FilterParse, ErrorsSayWhere) {
   EXPECT_EQ(ErrorOf("host 10.0.0.0/8"),
             "column 6: a host is an address without /LEN (use net): host "
             ">>>10.0.0.0/8");
-  EXPECT_EQ(ErrorOf("src [fd77::1"), "column 5: '[' without ']': src >>>[fd77::1");
+  EXPECT_EQ(ErrorOf("src [fd77::1"),
+            "column 5: '[' without ']': src >>>[fd77::1");
   EXPECT_EQ(ErrorOf("dport = 1 = 2"),
             "column 11: unexpected '=': dport = 1 >>>= 2");
   std::string deep(200, '(');
@@ -193,7 +195,8 @@ TEST(FilterProgram, AStateInsideAnOrSplitsTheQueries) {
   EXPECT_EQ(q[1].states, kAllStates & ~(1u << tcp::kEstablished));
   EXPECT_FALSE(q[1].bytecode.empty());
   // The collector's base states narrow each query.
-  const std::vector<inetdiag::DumpQuery> listen = p->Queries(1u << tcp::kListen);
+  const std::vector<inetdiag::DumpQuery> listen =
+      p->Queries(1u << tcp::kListen);
   ASSERT_EQ(listen.size(), 1u);
   EXPECT_EQ(listen[0].states, 1u << tcp::kListen);
 }
@@ -204,12 +207,11 @@ TEST(FilterProgram, StatesAtTheTopAreOneQueryWithItsMask) {
   ASSERT_TRUE(p.ok());
   const std::vector<inetdiag::DumpQuery> q = p->Queries(kAllStates);
   ASSERT_EQ(q.size(), 1u);
-  EXPECT_EQ(q[0].states,
-            (1u << tcp::kEstablished) | (1u << tcp::kFinWait1));
+  EXPECT_EQ(q[0].states, (1u << tcp::kEstablished) | (1u << tcp::kFinWait1));
   // One D_EQ: op + port op.
   ASSERT_EQ(q[0].bytecode.size(), 8u);
   EXPECT_EQ(q[0].bytecode[0], inetdiag::kBcDestEq);
-  EXPECT_EQ(q[0].bytecode[1], 8);  // yes: next op
+  EXPECT_EQ(q[0].bytecode[1], 8);                           // yes: next op
   EXPECT_EQ(q[0].bytecode[2] | q[0].bytecode[3] << 8, 12);  // no: end + 4
   EXPECT_TRUE(Program::Create("dport = 1 and not dport = 1")
                   ->Queries(kAllStates)
@@ -220,7 +222,8 @@ TEST(FilterProgram, StatesAtTheTopAreOneQueryWithItsMask) {
 }
 
 TEST(FilterBytecode, AuditRejectsWhatTheKernelRejects) {
-  std::vector<uint8_t> code = *Compile(*Parse("dport = 1 or sport = 2").value());
+  std::vector<uint8_t> code =
+      *Compile(*Parse("dport = 1 or sport = 2").value());
   EXPECT_TRUE(Audit(code).ok());
   std::vector<uint8_t> bad = code;
   bad[2] = 2;  // a no jump not a multiple of 4
