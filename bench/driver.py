@@ -26,13 +26,16 @@ With --sink URL it compares instead, in the same rounds and on the same
 connections, tcp-info without sinks and with -sink=URL ("{out}" in URL
 stands for the daemon's output directory): CPU per cycle of each, their
 ratio, and the memory per connection with the sink, plus the flow records
-the sink sent (tcpinfo_sink_records_total) and dropped.
+the sink sent (tcpinfo_sink_records_total) and dropped. With --filter EXPR
+it compares tcp-info unfiltered and with -filter=EXPR the same way, and
+reports the share of connections the filter selected (files archived).
 
 Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py                       # N = 1000, 10000, 50000
   bench/driver.py --conns 1000 --cycles 200
   bench/driver.py --conns 10000 --streaming-pct 10 --interval 100ms
   bench/driver.py --conns 10000 --churn 100 --sink 'sqlite:{out}/flows.db'
+  bench/driver.py --conns 10000 --filter 'sport >= 30000 and sport < 30645'
 """
 
 import argparse
@@ -151,13 +154,13 @@ def count_files(root):
     return sum(len(files) for _, _, files in os.walk(root))
 
 
-def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None):
+def run_daemon(name, cycles, interval, idle=False, timeout=900, flags=()):
     """Runs tcp-info until it is in steady state, then measures `cycles`
     polling cycles; returns a dict of what they cost. `idle`: the namespace
-    holds no connection (no file to wait for). `sink`: a -sink URL, "{out}"
-    standing for the output directory."""
+    holds no connection (no file to wait for). `flags`: more flags, "{out}"
+    in them standing for the output directory."""
     out = tempfile.mkdtemp(prefix="tcpinfo-bench-")
-    extra = ["-sink=" + sink.replace("{out}", out)] if sink else []
+    extra = [f.replace("{out}", out) for f in flags]
     argv = in_ns(name, [os.path.join(BIN, "tcp-info"), "-output", out,
                         "-interval", interval,
                         "-prometheusx.listen-address=127.0.0.1:%d"
@@ -286,7 +289,9 @@ def measure(n, args):
         # medians over rounds are reported, with the range.
         rounds = []
         if args.sink:
-            return compare_sink(n, name, args)
+            return compare(n, name, args, ["-sink=" + args.sink])
+        if args.filter:
+            return compare(n, name, args, ["-filter=" + args.filter])
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
             d = run_daemon(name, args.cycles, args.interval)
@@ -330,20 +335,20 @@ def measure(n, args):
         farm("down", "--name", name, "--force", check=False)
 
 
-def compare_sink(n, name, args):
-    """Rounds of tcp-info without sinks and with -sink=args.sink, in
-    alternating order: under churn the kernel's socket table (TIME_WAIT
-    sockets included) keeps changing, and a fixed order would charge the
-    drift to the second run of every round."""
+def compare(n, name, args, flags):
+    """Rounds of plain tcp-info and tcp-info with `flags` (-sink=URL or
+    -filter=EXPR), in alternating order: under churn the kernel's socket
+    table (TIME_WAIT sockets included) keeps changing, and a fixed order
+    would charge the drift to the second run of every round."""
     rounds = []
     for i in range(args.repeat):
-        def run(sink=None):
-            return run_daemon(name, args.cycles, args.interval, sink=sink)
+        def run(flags=()):
+            return run_daemon(name, args.cycles, args.interval, flags=flags)
         if i % 2 == 0:
             plain = run()
-            with_sink = run(args.sink)
+            with_sink = run(flags)
         else:
-            with_sink = run(args.sink)
+            with_sink = run(flags)
             plain = run()
         rounds.append({"plain": plain["cpu_per_cycle"],
                        "sink": with_sink["cpu_per_cycle"],
@@ -352,6 +357,7 @@ def compare_sink(n, name, args):
                        "rss": with_sink["rss"], "plain_rss": plain["rss"],
                        "sent": with_sink["sink_sent"],
                        "dropped": with_sink["sink_dropped"],
+                       "selected": with_sink["files"] / max(1, plain["files"]),
                        "ok": plain["ok"] and with_sink["ok"]})
     med = lambda key: median([r[key] for r in rounds])
     return {"n": n, "plain_ms": med("plain") * 1e3,
@@ -362,12 +368,23 @@ def compare_sink(n, name, args):
             "plain_rss_mb": median([x for r in rounds
                                     for x in r["plain_rss"]]) / 2**20,
             "sent": med("sent"), "dropped": max(r["dropped"] for r in rounds),
+            "selected_pct": med("selected") * 100,
             "ok": all(r["ok"] for r in rounds)}
 
 
 def median(values):
     v = sorted(values)
     return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+
+def print_table(args, columns, row):
+    """A table of one row per N: row(n, measure(n, args)) formats it."""
+    print("| " + " | ".join(columns) + " |")
+    print("|---" * len(columns) + "|")
+    for n in [int(x) for x in args.conns.split(",")]:
+        r = measure(n, args)
+        print(row(n, r) + ("" if r["ok"] else " (a daemon run failed)"),
+              flush=True)
 
 
 def main():
@@ -389,6 +406,8 @@ def main():
     p.add_argument("--sink", default="",
                    help="compare tcp-info without sinks and with -sink=URL "
                    "({out} = the daemon's output directory)")
+    p.add_argument("--filter", default="",
+                   help="compare tcp-info unfiltered and with -filter=EXPR")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
@@ -405,20 +424,26 @@ def main():
               "cycles (medians); sink %s"
               % (args.interval, args.streaming_pct, args.churn, args.repeat,
                  args.cycles, args.sink))
-        print("| N | no sink CPU/cycle | with sink CPU/cycle | ratio (range) "
-              "| RSS no sink | RSS with sink | per conn with sink "
-              "| records sent | dropped |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for n in [int(x) for x in args.conns.split(",")]:
-            r = measure(n, args)
-            print("| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) | %.1f MB "
-                  "| %.1f MB | %.2f KiB | %d | %d |%s"
-                  % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
-                     r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
-                     r["rss_mb"], (r["rss_mb"] * 2**20 - idle) / 1024 / n,
-                     r["sent"], r["dropped"],
-                     "" if r["ok"] else " (a daemon run failed)"),
-                  flush=True)
+        print_table(args, ["N", "no sink CPU/cycle", "with sink CPU/cycle",
+                           "ratio (range)", "RSS no sink", "RSS with sink",
+                           "per conn with sink", "records sent", "dropped"],
+                    lambda n, r: "| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) "
+                    "| %.1f MB | %.1f MB | %.2f KiB | %d | %d |"
+                    % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
+                       r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
+                       r["rss_mb"], (r["rss_mb"] * 2**20 - idle) / 1024 / n,
+                       r["sent"], r["dropped"]))
+        return
+    if args.filter:
+        print("filter %s" % args.filter)
+        print_table(args, ["N", "unfiltered CPU/cycle", "filtered CPU/cycle",
+                           "ratio (range)", "selected", "RSS unfiltered",
+                           "RSS filtered"],
+                    lambda n, r: "| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) "
+                    "| %.2f %% | %.1f MB | %.1f MB |"
+                    % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
+                       r["ratio_min"], r["ratio_max"], r["selected_pct"],
+                       r["plain_rss_mb"], r["rss_mb"]))
         return
     print("| N | sockets/dump | changed/cycle | floor CPU/cycle "
           "| tcp-info CPU/cycle | ratio (range) "
