@@ -2,9 +2,10 @@
 // libmnl), reused for every dump, with a large kernel receive buffer and a
 // userspace receive buffer of the same order (64 KiB: the kernel sizes each
 // dump reply to the reader's buffer, and libmnl's 4-8 KiB default costs ~15 %
-// more kernel time). Dump() sends inetdiag::MakeDumpRequest() and walks the
-// replies as they arrive, handing each inet_diag message, as a writable view
-// into the receive buffer, to a callback.
+// more kernel time). Dump() sends inetdiag::MakeDumpRequestBytes() (one
+// request per query: a -filter may need several, each with its states and
+// bytecode) and walks the replies as they arrive, handing each inet_diag
+// message, as a writable view into the receive buffer, to a callback.
 //
 // After a protocol violation, a truncated reply, ENOBUFS or a socket error
 // the socket is closed and a fresh one opened for the next dump, so that no

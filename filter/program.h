@@ -42,7 +42,8 @@ class Program {
   std::vector<inetdiag::DumpQuery> Queries(uint32_t states) const;
 
   // Whether the socket `msg` describes (its state, family, addresses and
-  // ports) matches, as the kernel decides with Queries(kAllStates).
+  // ports) matches, as the kernel decides with Queries(kAllStates). A
+  // state outside 1..11 (none the kernel reports) never matches.
   bool Matches(const inetdiag::Msg& msg) const;
 
   // The parsed expression (the reference semantics, Evaluate()).
