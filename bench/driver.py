@@ -35,7 +35,7 @@ Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py --conns 1000 --cycles 200
   bench/driver.py --conns 10000 --streaming-pct 10 --interval 100ms
   bench/driver.py --conns 10000 --churn 100 --sink 'sqlite:{out}/flows.db'
-  bench/driver.py --conns 10000 --filter 'sport >= 16000 and sport < 16900'
+  bench/driver.py --conns 10000 --filter '{1pct}'
 """
 
 import argparse
@@ -295,7 +295,9 @@ def measure(n, args):
         if args.sink:
             return compare(n, name, args, ["-sink=" + args.sink])
         if args.filter:
-            return compare(n, name, args, ["-filter=" + args.filter])
+            return compare(n, name, args,
+                           ["-filter=" + args.filter.replace(
+                               "{1pct}", one_percent_of_ports(name))])
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
             d = run_daemon(name, args.cycles, args.interval)
@@ -339,6 +341,18 @@ def measure(n, args):
         farm("down", "--name", name, "--force", check=False)
 
 
+def one_percent_of_ports(name):
+    """A filter on local ports that selects 1 % of the farm's client
+    sockets now (the kernel's ephemeral ports are far from uniform)."""
+    out = subprocess.run(in_ns(name, ["ss", "-tnH", "state", "established"]),
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    ports = sorted(int(line.split()[2].rsplit(":", 1)[1])
+                   for line in out.splitlines() if line.strip())
+    first = len(ports) // 2
+    last = first + max(1, len(ports) // 100) - 1
+    return "sport >= %d and sport <= %d" % (ports[first], ports[last])
+
+
 def compare(n, name, args, flags):
     """Rounds of plain tcp-info and tcp-info with `flags` (-sink=URL or
     -filter=EXPR), in alternating order: under churn the kernel's socket
@@ -372,7 +386,7 @@ def compare(n, name, args, flags):
             "plain_rss_mb": median([x for r in rounds
                                     for x in r["plain_rss"]]) / 2**20,
             "sent": med("sent"), "dropped": max(r["dropped"] for r in rounds),
-            "selected_pct": med("selected") * 100,
+            "selected_pct": med("selected") * 100, "flags": " ".join(flags),
             "ok": all(r["ok"] for r in rounds)}
 
 
@@ -411,7 +425,9 @@ def main():
                    help="compare tcp-info without sinks and with -sink=URL "
                    "({out} = the daemon's output directory)")
     p.add_argument("--filter", default="",
-                   help="compare tcp-info unfiltered and with -filter=EXPR")
+                   help="compare tcp-info unfiltered and with -filter=EXPR "
+                   "({1pct} = a local-port range holding 1 %% of the "
+                   "connections)")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
@@ -442,12 +458,12 @@ def main():
         print("filter %s" % args.filter)
         print_table(args, ["N", "unfiltered CPU/cycle", "filtered CPU/cycle",
                            "ratio (range)", "selected", "RSS unfiltered",
-                           "RSS filtered"],
+                           "RSS filtered", "flag"],
                     lambda n, r: "| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) "
-                    "| %.2f %% | %.1f MB | %.1f MB |"
+                    "| %.2f %% | %.1f MB | %.1f MB | `%s` |"
                     % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
                        r["ratio_min"], r["ratio_max"], r["selected_pct"],
-                       r["plain_rss_mb"], r["rss_mb"]))
+                       r["plain_rss_mb"], r["rss_mb"], r["flags"]))
         return
     print("| N | sockets/dump | changed/cycle | floor CPU/cycle "
           "| tcp-info CPU/cycle | ratio (range) "
