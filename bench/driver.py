@@ -26,7 +26,9 @@ With --sink URL it compares instead, in the same rounds and on the same
 connections, tcp-info without sinks and with -sink=URL ("{out}" in URL
 stands for the daemon's output directory): CPU per cycle of each, their
 ratio, and the memory per connection with the sink, plus the flow records
-the sink sent (tcpinfo_sink_records_total) and dropped.
+the sink sent (tcpinfo_sink_records_total) and dropped. With --filter EXPR
+it compares tcp-info unfiltered and with -filter=EXPR the same way, and
+reports the share of connections the filter selected (files archived).
 
 Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py                       # N = 1000, 10000, 50000
@@ -42,6 +44,7 @@ streaming percent. With --life it measures the CPU of a connection's life
 (first sighting, snapshots, file, final record, close) with 1000 held
 connections and C replaced per second: the CPU per second above the same
 farm without churn, divided by C.
+  bench/driver.py --conns 10000 --filter '{1pct}'
 """
 
 import argparse
@@ -172,15 +175,13 @@ def count_files(root):
     return sum(len(files) for _, _, files in os.walk(root))
 
 
-def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None,
-               flags=()):
+def run_daemon(name, cycles, interval, idle=False, timeout=900, flags=()):
     """Runs tcp-info until it is in steady state, then measures `cycles`
     polling cycles; returns a dict of what they cost. `idle`: the namespace
-    holds no connection (no file to wait for). `sink`: a -sink URL, "{out}"
-    standing for the output directory."""
+    holds no connection (no file to wait for). `flags`: more flags, "{out}"
+    in them standing for the output directory."""
     out = tempfile.mkdtemp(prefix="tcpinfo-bench-")
-    extra = ["-sink=" + sink.replace("{out}", out)] if sink else []
-    extra += list(flags)
+    extra = [f.replace("{out}", out) for f in flags]
     argv = in_ns(name, [os.path.join(BIN, "tcp-info"), "-output", out,
                         "-interval", interval,
                         "-prometheusx.listen-address=127.0.0.1:%d"
@@ -212,6 +213,10 @@ def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None,
             m = metrics()
             files = m.get("tcpinfo_new_file_total", 0)
             if files > 0 and count_files(out) >= files * 0.99:
+                break
+            # A -filter that selects nothing: no file will come.
+            if files == 0 and m.get(
+                    "tcpinfo_polling_interval_histogram_count", 0) > 200:
                 break
             time.sleep(1)
         time.sleep(2)
@@ -315,9 +320,13 @@ def measure(n, args):
         # medians over rounds are reported, with the range.
         rounds = []
         if args.sink:
-            return compare_sink(n, name, args)
+            return compare(n, name, args, ["-sink=" + args.sink])
         if args.poll:
             return compare_poll(n, name, args)
+        if args.filter:
+            return compare(n, name, args,
+                           ["-filter=" + args.filter.replace(
+                               "{1pct}", one_percent_of_ports(name))])
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
             d = run_daemon(name, args.cycles, args.interval)
@@ -361,20 +370,32 @@ def measure(n, args):
         farm("down", "--name", name, "--force", check=False)
 
 
-def compare_sink(n, name, args):
-    """Rounds of tcp-info without sinks and with -sink=args.sink, in
-    alternating order: under churn the kernel's socket table (TIME_WAIT
-    sockets included) keeps changing, and a fixed order would charge the
-    drift to the second run of every round."""
+def one_percent_of_ports(name):
+    """A filter on local ports that selects 1 % of the farm's client
+    sockets now (the kernel's ephemeral ports are far from uniform)."""
+    out = subprocess.run(in_ns(name, ["ss", "-tnH", "state", "established"]),
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    ports = sorted(int(line.split()[2].rsplit(":", 1)[1])
+                   for line in out.splitlines() if line.strip())
+    first = len(ports) // 2
+    last = first + max(1, len(ports) // 100) - 1
+    return "sport >= %d and sport <= %d" % (ports[first], ports[last])
+
+
+def compare(n, name, args, flags):
+    """Rounds of plain tcp-info and tcp-info with `flags` (-sink=URL or
+    -filter=EXPR), in alternating order: under churn the kernel's socket
+    table (TIME_WAIT sockets included) keeps changing, and a fixed order
+    would charge the drift to the second run of every round."""
     rounds = []
     for i in range(args.repeat):
-        def run(sink=None):
-            return run_daemon(name, args.cycles, args.interval, sink=sink)
+        def run(flags=()):
+            return run_daemon(name, args.cycles, args.interval, flags=flags)
         if i % 2 == 0:
             plain = run()
-            with_sink = run(args.sink)
+            with_sink = run(flags)
         else:
-            with_sink = run(args.sink)
+            with_sink = run(flags)
             plain = run()
         rounds.append({"plain": plain["cpu_per_cycle"],
                        "sink": with_sink["cpu_per_cycle"],
@@ -383,6 +404,7 @@ def compare_sink(n, name, args):
                        "rss": with_sink["rss"], "plain_rss": plain["rss"],
                        "sent": with_sink["sink_sent"],
                        "dropped": with_sink["sink_dropped"],
+                       "selected": with_sink["files"] / max(1, plain["files"]),
                        "ok": plain["ok"] and with_sink["ok"]})
     med = lambda key: median([r[key] for r in rounds])
     return {"n": n, "plain_ms": med("plain") * 1e3,
@@ -393,6 +415,7 @@ def compare_sink(n, name, args):
             "plain_rss_mb": median([x for r in rounds
                                     for x in r["plain_rss"]]) / 2**20,
             "sent": med("sent"), "dropped": max(r["dropped"] for r in rounds),
+            "selected_pct": med("selected") * 100, "flags": " ".join(flags),
             "ok": all(r["ok"] for r in rounds)}
 
 
@@ -497,6 +520,16 @@ def median(values):
     return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
 
 
+def print_table(args, columns, row):
+    """A table of one row per N: row(n, measure(n, args)) formats it."""
+    print("| " + " | ".join(columns) + " |")
+    print("|---" * len(columns) + "|")
+    for n in [int(x) for x in args.conns.split(",")]:
+        r = measure(n, args)
+        print(row(n, r) + ("" if r["ok"] else " (a daemon run failed)"),
+              flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--conns", default="1000,10000,50000",
@@ -527,6 +560,10 @@ def main():
                    "life at each (1000 held; full and adaptive polling)")
     p.add_argument("--life-settle", type=int, default=60,
                    help="with --life: seconds of churn before measuring")
+    p.add_argument("--filter", default="",
+                   help="compare tcp-info unfiltered and with -filter=EXPR "
+                   "({1pct} = a local-port range holding 1 %% of the "
+                   "connections)")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
@@ -580,20 +617,26 @@ def main():
               "cycles (medians); sink %s"
               % (args.interval, args.streaming_pct, args.churn, args.repeat,
                  args.cycles, args.sink))
-        print("| N | no sink CPU/cycle | with sink CPU/cycle | ratio (range) "
-              "| RSS no sink | RSS with sink | per conn with sink "
-              "| records sent | dropped |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for n in [int(x) for x in args.conns.split(",")]:
-            r = measure(n, args)
-            print("| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) | %.1f MB "
-                  "| %.1f MB | %.2f KiB | %d | %d |%s"
-                  % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
-                     r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
-                     r["rss_mb"], (r["rss_mb"] * 2**20 - idle) / 1024 / n,
-                     r["sent"], r["dropped"],
-                     "" if r["ok"] else " (a daemon run failed)"),
-                  flush=True)
+        print_table(args, ["N", "no sink CPU/cycle", "with sink CPU/cycle",
+                           "ratio (range)", "RSS no sink", "RSS with sink",
+                           "per conn with sink", "records sent", "dropped"],
+                    lambda n, r: "| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) "
+                    "| %.1f MB | %.1f MB | %.2f KiB | %d | %d |"
+                    % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
+                       r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
+                       r["rss_mb"], (r["rss_mb"] * 2**20 - idle) / 1024 / n,
+                       r["sent"], r["dropped"]))
+        return
+    if args.filter:
+        print("filter %s" % args.filter)
+        print_table(args, ["N", "unfiltered CPU/cycle", "filtered CPU/cycle",
+                           "ratio (range)", "selected", "RSS unfiltered",
+                           "RSS filtered", "flag"],
+                    lambda n, r: "| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) "
+                    "| %.2f %% | %.1f MB | %.1f MB | `%s` |"
+                    % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
+                       r["ratio_min"], r["ratio_max"], r["selected_pct"],
+                       r["plain_rss_mb"], r["rss_mb"], r["flags"]))
         return
     print("| N | sockets/dump | changed/cycle | floor CPU/cycle "
           "| tcp-info CPU/cycle | ratio (range) "

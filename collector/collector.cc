@@ -207,7 +207,8 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
   const uint64_t cookie = inetdiag::CookieOfMsg(m.payload);
   inetdiag::Msg msg;
   std::memcpy(&msg, m.payload, sizeof(msg));
-  if (filter.Skip(msg)) {
+  if (filter.Skip(msg) ||
+      (options.program != nullptr && !options.program->Matches(msg))) {
     ++cycle.skipped;
     return;
   }
@@ -269,6 +270,13 @@ void Collector::Rep::HandleDestroyed(char* payload, size_t size,
   std::memcpy(&msg, payload, sizeof(msg));
   if (filter.Skip(msg)) return;
   const uint64_t cookie = inetdiag::Cookie(msg.id);
+  // Its state is CLOSE now: a connection the filter selected while alive
+  // passes whatever the filter says of CLOSE.
+  if (options.program != nullptr && !options.program->Matches(msg) &&
+      !awaiting_destroy.contains(cookie) &&
+      cache.Last(cookie).raw_idm.data() == nullptr) {
+    return;
+  }
   if (finished.contains(cookie)) {
     ++totals.destroy_duplicates;
     return;
@@ -475,7 +483,11 @@ bool Collector::Rep::WaitUntil(MonotonicTime deadline, int stop_fd) {
 absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(
     const CollectorOptions& options, saver::Saver* saver,
     CollectorObserver* observer) {
-  absl::StatusOr<std::unique_ptr<DumpSocket>> socket = DumpSocket::Open();
+  absl::StatusOr<std::unique_ptr<DumpSocket>> socket =
+      options.program == nullptr
+          ? DumpSocket::Open()
+          : DumpSocket::OpenWithQueries(
+                options.program->Queries(inetdiag::kDumpStates));
   if (!socket.ok()) return socket.status();
   std::unique_ptr<ExactSource> exact;
   if (options.poll_mode == PollMode::kAdaptive) {

@@ -4,7 +4,9 @@
 // DumpSocket and, for each inet_diag message, in the receive buffer and
 // without allocating:
 //
-//   Filter::Skip (on the inet_diag_msg) -> Anonymizer::Apply (in place)
+//   (the kernel runs the -filter program's bytecode)
+//   Filter::Skip, filter::Program::Matches (on the inet_diag_msg)
+//     -> Anonymizer::Apply (in place)
 //     -> parse::SplitMessage -> cache::Cache::Observe
 //     -> (new or changed) saver::Saver::Write
 //
@@ -84,6 +86,7 @@
 #include "collector/filter.h"
 #include "collector/netlink_dump.h"
 #include "collector/observer.h"
+#include "filter/program.h"
 #include "saver/saver.h"
 
 namespace collector {
@@ -99,6 +102,11 @@ struct CollectorOptions {
   absl::Duration interval = absl::Milliseconds(10);
   int64_t reps = 0;  // cycles Run() performs; 0 = until stopped
   FilterOptions filter;
+  // -filter: only the connections it selects are dumped (its queries carry
+  // its bytecode), archived, counted and reported; null selects all. A
+  // destroy event passes if the program matches it (state CLOSE) or its
+  // connection was selected while alive (it is tracked).
+  std::shared_ptr<const filter::Program> program;
   AnonymizeMode anonymize = AnonymizeMode::kNone;
   // Addresses never anonymized; Anonymizer::HostAddresses() if empty.
   std::vector<IpAddress> host_addresses;

@@ -27,9 +27,16 @@ constexpr int kMaxSignalRetries = 64;
 
 absl::StatusOr<std::unique_ptr<DumpSocket>> DumpSocket::Open(
     uint32_t states, uint8_t extensions) {
+  return OpenWithQueries({inetdiag::DumpQuery{states, {}}}, extensions);
+}
+
+absl::StatusOr<std::unique_ptr<DumpSocket>> DumpSocket::OpenWithQueries(
+    const std::vector<inetdiag::DumpQuery>& queries, uint8_t extensions) {
   std::unique_ptr<DumpSocket> s(new DumpSocket());
-  s->states_ = states;
-  s->extensions_ = extensions;
+  for (const inetdiag::DumpQuery& q : queries) {
+    s->requests_.push_back(inetdiag::MakeDumpRequestBytes(
+        inetdiag::kAfInet, 0, q.states, extensions, q.bytecode));
+  }
   s->buffer_ = std::make_unique<uint64_t[]>(kReceiveBufferBytes / 8);
   absl::Status status = s->Reopen();
   if (!status.ok()) return status;
@@ -98,50 +105,62 @@ DumpResult DumpSocket::Dump(uint8_t family, DumpMessageHandler handler) {
     result.elapsed = since_start();
     return result;
   }
-  ++sequence_;
-  if (sequence_ == 0) ++sequence_;  // 0 would disable the sequence check
-  const inetdiag::DumpRequest request =
-      inetdiag::MakeDumpRequest(family, sequence_, states_, extensions_);
-  if (mnl_socket_sendto(socket_, &request, sizeof(request)) < 0) {
-    fail(DumpIssue::kSocketError, errno);
-    result.elapsed = since_start();
-    return result;
-  }
   char* buffer = reinterpret_cast<char*>(buffer_.get());
-  bool done = false;
-  int signals = 0;
-  while (!done) {
-    const ssize_t n = mnl_socket_recvfrom(socket_, buffer, kReceiveBufferBytes);
-    if (n < 0) {
-      const int e = errno;
-      if (e == EINTR && ++signals <= kMaxSignalRetries) {
-        result.Count(DumpIssue::kSignal);
-        continue;
+  // One request per query (filter::Program), one after the other.
+  bool done = true;
+  for (std::vector<char>& request : requests_) {
+    if (socket_ == nullptr) {
+      done = false;
+      break;
+    }
+    ++sequence_;
+    if (sequence_ == 0) ++sequence_;  // 0 would disable the sequence check
+    struct nlmsghdr* header =
+        reinterpret_cast<struct nlmsghdr*>(request.data());
+    header->nlmsg_seq = sequence_;
+    request[NLMSG_HDRLEN + offsetof(inetdiag::ReqV2, family)] =
+        static_cast<char>(family);
+    if (mnl_socket_sendto(socket_, request.data(), request.size()) < 0) {
+      fail(DumpIssue::kSocketError, errno);
+      result.elapsed = since_start();
+      return result;
+    }
+    done = false;
+    int signals = 0;
+    while (!done) {
+      const ssize_t n =
+          mnl_socket_recvfrom(socket_, buffer, kReceiveBufferBytes);
+      if (n < 0) {
+        const int e = errno;
+        if (e == EINTR && ++signals <= kMaxSignalRetries) {
+          result.Count(DumpIssue::kSignal);
+          continue;
+        }
+        // mnl_socket_recvfrom reports MSG_TRUNC as ENOSPC.
+        fail(e == ENOBUFS  ? DumpIssue::kNoBuffers
+             : e == ENOSPC ? DumpIssue::kTruncated
+                           : DumpIssue::kSocketError,
+             e);
+        break;
       }
-      // mnl_socket_recvfrom reports MSG_TRUNC as ENOSPC.
-      fail(e == ENOBUFS  ? DumpIssue::kNoBuffers
-           : e == ENOSPC ? DumpIssue::kTruncated
-                         : DumpIssue::kSocketError,
-           e);
-      break;
-    }
-    if (n == 0) {
-      fail(DumpIssue::kSocketError, 0);
-      break;
-    }
-    ++result.buffers;
-    result.bytes += n;
-    switch (WalkDumpBuffer(buffer, static_cast<size_t>(n), sequence_, port_id_,
-                           absl::Now(), &result, handler)) {
-      case WalkStatus::kMore:
+      if (n == 0) {
+        fail(DumpIssue::kSocketError, 0);
         break;
-      case WalkStatus::kDone:
-        done = true;
-        break;
-      case WalkStatus::kAbort:  // the walk counted the cause
-        Close();
-        done = true;
-        break;
+      }
+      ++result.buffers;
+      result.bytes += n;
+      switch (WalkDumpBuffer(buffer, static_cast<size_t>(n), sequence_,
+                             port_id_, absl::Now(), &result, handler)) {
+        case WalkStatus::kMore:
+          break;
+        case WalkStatus::kDone:
+          done = true;
+          break;
+        case WalkStatus::kAbort:  // the walk counted the cause
+          Close();
+          done = true;
+          break;
+      }
     }
   }
   result.elapsed = since_start();

@@ -2,9 +2,10 @@
 // libmnl), reused for every dump, with a large kernel receive buffer and a
 // userspace receive buffer of the same order (64 KiB: the kernel sizes each
 // dump reply to the reader's buffer, and libmnl's 4-8 KiB default costs ~15 %
-// more kernel time). Dump() sends inetdiag::MakeDumpRequest() and walks the
-// replies as they arrive, handing each inet_diag message, as a writable view
-// into the receive buffer, to a callback.
+// more kernel time). Dump() sends inetdiag::MakeDumpRequestBytes() (one
+// request per query: a -filter may need several, each with its states and
+// bytecode) and walks the replies as they arrive, handing each inet_diag
+// message, as a writable view into the receive buffer, to a callback.
 //
 // After a protocol violation, a truncated reply, ENOBUFS or a socket error
 // the socket is closed and a fresh one opened for the next dump, so that no
@@ -18,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "collector/netlink_dump.h"
@@ -38,6 +40,12 @@ class DumpSocket : public DumpSource {
   // unavailable.
   static absl::StatusOr<std::unique_ptr<DumpSocket>> Open(
       uint32_t states = inetdiag::kDumpStates,
+      uint8_t extensions = inetdiag::kDumpExtensions);
+  // The same, sending one request per query in `queries` for each family
+  // (its states, and its bytecode if any); with no query a dump returns
+  // nothing, complete.
+  static absl::StatusOr<std::unique_ptr<DumpSocket>> OpenWithQueries(
+      const std::vector<inetdiag::DumpQuery>& queries,
       uint8_t extensions = inetdiag::kDumpExtensions);
   ~DumpSocket() override;
   DumpSocket(const DumpSocket&) = delete;
@@ -62,8 +70,7 @@ class DumpSocket : public DumpSource {
   struct mnl_socket* socket_ = nullptr;
   uint32_t port_id_ = 0;
   uint32_t sequence_ = 0;
-  uint32_t states_ = inetdiag::kDumpStates;
-  uint8_t extensions_ = inetdiag::kDumpExtensions;
+  std::vector<std::vector<char>> requests_;  // patched per dump
   int kernel_receive_buffer_ = 0;
   std::unique_ptr<uint64_t[]> buffer_;  // 8-byte aligned
 };

@@ -173,6 +173,20 @@ const std::vector<FlagSpec>& Specs() {
        [](absl::string_view v, Config* c) {
          return SetBool(v, &c->include_local);
        }},
+      {"filter", "expr", "\"\" (every connection)",
+       "Only connections this expression selects are archived, summarized, "
+       "counted and reported; the kernel evaluates it (inet_diag bytecode). "
+       "ss's filter syntax (state established, sport >= :1024, dst "
+       "10.77.0.0/16, and/or/not, parentheses) or tcpdump's primitives "
+       "(host, net, port, portrange, src/dst); see README \"Filters\". "
+       "Combined with -exclude-* and -include-local.",
+       false,
+       [](absl::string_view v, Config* c) {
+         absl::StatusOr<filter::Program> p = filter::Program::Create(v);
+         if (!p.ok()) return p.status();
+         c->filter = std::make_shared<const filter::Program>(*std::move(p));
+         return absl::OkStatus();
+       }},
       {"prometheusx.listen-address", "address", "\":9990\"",
        "Address to serve Prometheus metrics on.", false,
        [](absl::string_view v, Config* c) {

@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@
 #include "collector/anonymizer.h"
 #include "collector/collector.h"
 #include "collector/ip_address.h"
+#include "filter/program.h"
 
 namespace collector {
 
@@ -48,6 +50,7 @@ struct Config {
   PollMode poll_mode = PollMode::kFull;
   absl::Duration discovery_interval = absl::Seconds(1);
   bool include_local = false;
+  std::shared_ptr<const filter::Program> filter;  // -filter; null: none
   std::string prometheus_listen_address = ":9990";
   std::string eventsocket;
   bool destroy_events = true;

@@ -168,7 +168,50 @@ struct BbrInfo {
 };
 static_assert(sizeof(BbrInfo) == 20);
 
+// Request attribute carrying a filter program (INET_DIAG_REQ_BYTECODE).
+inline constexpr uint16_t kReqBytecode = 1;
+
+// Filter program operations (enum { INET_DIAG_BC_NOP, ... }).
+enum BytecodeOp : uint8_t {
+  kBcNop = 0,
+  kBcJmp = 1,
+  kBcSourceGe = 2,
+  kBcSourceLe = 3,
+  kBcDestGe = 4,
+  kBcDestLe = 5,
+  kBcAuto = 6,
+  kBcSourceCond = 7,
+  kBcDestCond = 8,
+  kBcDevCond = 9,
+  kBcMarkCond = 10,
+  kBcSourceEq = 11,
+  kBcDestEq = 12,
+  kBcCgroupCond = 13,
+};
+
+// struct inet_diag_bc_op: one operation. After it ran, the program goes on
+// `yes` bytes further if the operation held, else `no` bytes further; it
+// accepts a socket by reaching exactly its end. A port comparison is
+// followed by a second op whose `no` holds the port.
+struct BcOp {
+  uint8_t code;
+  uint8_t yes;
+  uint16_t no;
+};
+static_assert(sizeof(BcOp) == 4);
+
+// struct inet_diag_hostcond, followed by 0 (AF_UNSPEC), 4 or 16 address
+// bytes (big-endian). port -1 matches any port.
+struct HostCond {
+  uint8_t family;
+  uint8_t prefix_len;
+  int32_t port;
+};
+static_assert(sizeof(HostCond) == 8);
+static_assert(offsetof(HostCond, port) == 4);
+
 // Address families as in the kernel (AF_INET, AF_INET6).
+inline constexpr uint8_t kAfUnspec = 0;
 inline constexpr uint8_t kAfInet = 2;
 inline constexpr uint8_t kAfInet6 = 10;
 

@@ -11,6 +11,7 @@
 #include <linux/netlink.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "inetdiag/inet_diag.h"
 
@@ -52,6 +53,22 @@ static_assert(offsetof(DumpRequest, request) == NLMSG_HDRLEN);
 DumpRequest MakeDumpRequest(uint8_t family, uint32_t sequence,
                             uint32_t states = kDumpStates,
                             uint8_t extensions = kDumpExtensions);
+
+// One dump the collector sends per family: the states asked for and a
+// filter program (INET_DIAG_REQ_BYTECODE; empty: none) the kernel runs on
+// each socket in them.
+struct DumpQuery {
+  uint32_t states = kDumpStates;
+  std::vector<uint8_t> bytecode;
+};
+
+// MakeDumpRequest(family, sequence, states, extensions) as bytes, followed
+// by an INET_DIAG_REQ_BYTECODE attribute holding `bytecode` unless it is
+// empty (nlmsg_len covers both). REQUIRES: bytecode.size() % 4 == 0 and at
+// most 65531 bytes.
+std::vector<char> MakeDumpRequestBytes(
+    uint8_t family, uint32_t sequence, uint32_t states, uint8_t extensions,
+    const std::vector<uint8_t>& bytecode = {});
 
 }  // namespace inetdiag
 

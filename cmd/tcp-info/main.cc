@@ -161,6 +161,7 @@ int main(int argc, char** argv) {
   options.filter.include_local = config->include_local;
   options.filter.exclude_srcports = config->exclude_srcports;
   options.filter.exclude_dstips = config->exclude_dstips;
+  options.program = config->filter;
   options.anonymize = config->anonymize;
   options.poll_mode = config->poll_mode;
   options.discovery_interval = config->discovery_interval;
