@@ -63,6 +63,15 @@ class ConnectionStore : public collector::CollectorObserver {
 
   const std::string& uuid_prefix() const { return uuid_prefix_; }
 
+  // Runs `fn` holding the lock readers take, as a slow reader would: a
+  // cycle ending meanwhile publishes nothing and keeps its changes. For
+  // tests.
+  template <typename Fn>
+  void WhileLocked(Fn fn) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    fn();
+  }
+
  private:
   using StatePtr = std::shared_ptr<const ConnectionState>;
   // The state of `cookie` the polling thread last made (pending or
@@ -73,11 +82,11 @@ class ConnectionStore : public collector::CollectorObserver {
   const std::chrono::steady_clock::duration keep_closed_;
 
   // Polling thread only. pending_: made this cycle (or kept from cycles
-  // whose publication found the lock taken); expiries_: closed cookies in
-  // order of when they may go.
+  // whose publication found the lock taken); closing_: closed this cycle;
+  // expiries_: closed cookies in order of when they may go.
   absl::flat_hash_map<uint64_t, StatePtr> pending_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>>
-      closing_;  // closed this cycle, not yet given a deadline
+      closing_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>>
       expiries_;
   parse::Snapshot scratch_;
