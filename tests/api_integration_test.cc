@@ -299,11 +299,12 @@ TEST_F(ApiIntegration, HostileClientsStallNeitherPollingNorTheScrape) {
   close(server);
   std::printf(
       "api flood: %lld answers/s, slowest scrape %lld ms, a new "
-      "connection seen after %lld ms, %lld cycles in %lld ms\n",
+      "connection seen after %lld ms, %lld cycles in %lld ms (%lld in 3 s "
+      "unloaded)\n",
       static_cast<long long>(rate), static_cast<long long>(slowest_scrape),
       static_cast<long long>(seen_ms),
       static_cast<long long>(cycles_after - cycles_before),
-      static_cast<long long>(elapsed));
+      static_cast<long long>(elapsed), static_cast<long long>(idle_cycles));
   EXPECT_TRUE(seen);
   EXPECT_LT(seen_ms, 1000);
   EXPECT_GE(rate, 1000);  // thousands of requests a second were made
