@@ -6,6 +6,9 @@
 #                              (normal and ASan+UBSan), run every test in both,
 #                              and each fuzz target for 30 s
 #   ./build.sh bench [ARGS]    install dependencies, build, run the benchmarks
+#   ./build.sh deb             install dependencies, build the Debian package
+#                              build-deb/tcp-info_<version>_<arch>.deb from
+#                              debian/ (debhelper) and check it with lintian
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,7 +17,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config clang clang-format
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus
   iproute2 python3 procps systemd strace
   libsqlite3-dev sqlite3 libpq-dev librdkafka-dev libfixbuf-dev
-  nfdump libfixbuf-tools postgresql-15)
+  nfdump libfixbuf-tools postgresql-15
+  debhelper dpkg-dev fakeroot lintian man-db)
 
 install_deps() {
   local missing=()
@@ -37,6 +41,27 @@ build() {
   ninja -C "$dir"
 }
 
+# build_deb: the package from a copy of the sources (tracked and new files,
+# as git sees them) in build-deb/src, so that dpkg-buildpackage's results
+# land in build-deb/ and nothing is written beside the checkout; lintian
+# must find no error in it.
+build_deb() {
+  rm -rf build-deb
+  mkdir -p build-deb/src
+  git ls-files -z --cached --others --exclude-standard |
+    tar --null -T - -cf - | tar -xf - -C build-deb/src
+  (cd build-deb/src && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1) || {
+    tail -40 build-deb/build.log >&2
+    echo "build.sh: dpkg-buildpackage failed, see build-deb/build.log" >&2
+    exit 1
+  }
+  rm -rf build-deb/src
+  local deb
+  deb=$(ls build-deb/tcp-info_*.deb)
+  lintian --fail-on error --tag-display-limit 0 "$deb" >&2
+  echo "$deb"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -57,6 +82,7 @@ case "$cmd" in
       exit 1
     fi
     build build
+    build_deb >/dev/null  # for deb_integration_test
     (cd build && ctest --output-on-failure --timeout 600 -j2)
     fuzz/run.sh 30
     # Last, so that ctest's summary closes the output.
@@ -70,8 +96,12 @@ case "$cmd" in
     build build
     for b in build/bin/*_bench; do [ -x "$b" ] && "$b" "$@"; done
     ;;
+  deb)
+    install_deps
+    build_deb
+    ;;
   *)
-    echo "usage: $0 run [FLAGS...] | test | bench [ARGS...]" >&2
+    echo "usage: $0 run [FLAGS...] | test | bench [ARGS...] | deb" >&2
     exit 2
     ;;
 esac

@@ -238,6 +238,14 @@ const std::vector<FlagSpec>& Specs() {
        [](absl::string_view v, Config* c) {
          return SetDuration(v, absl::Seconds(1), &c->flows_active_timeout);
        }},
+      {"api.keep-closed", "duration", "10s",
+       "How long the query API (/api/v1/connections on the metrics address) "
+       "still answers for a connection after it closed, with its final "
+       "record (Go syntax: 10s, 1m; 0s: not at all).",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetDuration(v, absl::ZeroDuration(), &c->api_keep_closed);
+       }},
       {"logx.debug", "value", "false",
        "true or false (Go's spellings): debug lines on stderr, prefixed "
        "\"tcp-info: debug:\": at start the configuration and whether -output "

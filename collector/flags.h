@@ -58,6 +58,8 @@ struct Config {
   std::vector<std::string> sinks;
   size_t sink_queue_size = 65536;
   absl::Duration flows_active_timeout = absl::Seconds(60);
+  // -api.keep-closed: how long the query API keeps a closed connection.
+  absl::Duration api_keep_closed = absl::Seconds(10);
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(record_json split_message base64 dump_walk csvtool filter)
+targets=(record_json split_message base64 dump_walk csvtool filter api_request)
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DTCPINFO_FUZZ=ON -DTCPINFO_BENCH=OFF >/dev/null

@@ -41,7 +41,11 @@ HttpRequestHead ParseRequestHead(absl::string_view head) {
     return r;
   }
   r.method = std::string(parts[0]);
-  r.path = std::string(parts[1].substr(0, parts[1].find('?')));
+  const size_t question = parts[1].find('?');
+  r.path = std::string(parts[1].substr(0, question));
+  if (question != absl::string_view::npos) {
+    r.query = std::string(parts[1].substr(question + 1));
+  }
   bool close = false, keep_alive = false;
   for (size_t i = 1; i < lines.size(); ++i) {
     const absl::string_view line = lines[i];

@@ -20,6 +20,7 @@ struct HttpRequestHead {
   int error_status = 0;
   std::string method;       // "GET", as sent (methods are case-sensitive)
   std::string path;         // the target without its query: "/metrics"
+  std::string query;        // after the first '?', "" if none (not decoded)
   bool keep_alive = false;  // HTTP/1.1 unless "Connection: close";
                             // HTTP/1.0 only with "Connection: keep-alive"
 };

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "metrics/http_request.h"
 #include "metrics/listen_address.h"
@@ -46,6 +47,8 @@ const char* Reason(int status) {
       return "Method Not Allowed";
     case 431:
       return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
     case 505:
       return "HTTP Version Not Supported";
   }
@@ -72,13 +75,14 @@ class MetricsServer::Loop {
  public:
   Loop(int listener, int wake, int epoll,
        std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
-       const MetricsServerOptions& options)
+       const MetricsServerOptions& options, std::vector<HttpRoute> routes)
       : listener_(listener),
         wake_(wake),
         epoll_(epoll),
         port_(BoundPort(listener)),
         collectables_(std::move(collectables)),
-        options_(options) {
+        options_(options),
+        routes_(std::move(routes)) {
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -102,8 +106,12 @@ class MetricsServer::Loop {
   // Answers the complete requests in c->in, in order, until one cannot be
   // sent at once or there are no more.
   void HandleRequests(Connection* c, Clock::time_point now);
+  // `routed`: the response of a route's handler for status 200 (and any
+  // other status it chose); null for /metrics and the server's own errors.
   void Respond(Connection* c, int status, bool head_only, bool keep_alive,
-               Clock::time_point now);
+               Clock::time_point now, const HttpResponse* routed = nullptr);
+  // The route whose prefix `path` starts with; null if none.
+  HttpHandler* Route(absl::string_view path) const;
   // Sends what the socket takes of the response; kDone: all of it (and the
   // connection waits for the next request), kPending: the rest on EPOLLOUT.
   Progress Flush(Connection* c, Clock::time_point now);
@@ -119,6 +127,7 @@ class MetricsServer::Loop {
   const int listener_, wake_, epoll_, port_;
   const std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
   const MetricsServerOptions options_;
+  const std::vector<HttpRoute> routes_;
   absl::flat_hash_map<int, std::unique_ptr<Connection>> connections_;
   std::shared_ptr<const std::string> scrape_;  // this wake-up's, if any
   uint64_t progress_ = 0;  // orders connections by their last progress
@@ -234,26 +243,37 @@ void MetricsServer::Loop::HandleRequests(Connection* c, Clock::time_point now) {
     c->in.erase(0, length);
     const bool head_only = request.method == "HEAD";
     int status = request.error_status;
+    HttpHandler* handler = nullptr;
     if (status == 0) {
+      handler = request.path == "/metrics" ? nullptr : Route(request.path);
       if (request.method != "GET" && !head_only) {
         status = 405;
-      } else if (request.path != "/metrics") {
+      } else if (request.path != "/metrics" && handler == nullptr) {
         status = 404;
       } else {
         status = 200;
       }
     }
     const bool keep_alive = request.keep_alive && request.error_status == 0;
-    Respond(c, status, head_only, keep_alive, now);
+    if (status == 200 && handler != nullptr) {
+      const HttpResponse routed = handler->Handle(request.path, request.query);
+      Respond(c, routed.status, head_only, keep_alive, now, &routed);
+    } else {
+      Respond(c, status, head_only, keep_alive, now);
+    }
     if (Flush(c, now) != Progress::kDone) return;
   }
 }
 
 void MetricsServer::Loop::Respond(Connection* c, int status, bool head_only,
-                                  bool keep_alive, Clock::time_point now) {
+                                  bool keep_alive, Clock::time_point now,
+                                  const HttpResponse* routed) {
   std::shared_ptr<const std::string> body;
-  const char* type = "text/plain; charset=utf-8";
-  if (status == 200) {
+  absl::string_view type = "text/plain; charset=utf-8";
+  if (routed != nullptr) {
+    body = routed->body;
+    type = routed->content_type;
+  } else if (status == 200) {
     body = Scrape();
     type = kTextFormatContentType;
   } else {
@@ -350,6 +370,13 @@ Clock::time_point MetricsServer::Loop::Expire(Clock::time_point now) {
   return next;
 }
 
+HttpHandler* MetricsServer::Loop::Route(absl::string_view path) const {
+  for (const HttpRoute& route : routes_) {
+    if (absl::StartsWith(path, route.prefix)) return route.handler.get();
+  }
+  return nullptr;
+}
+
 void MetricsServer::Loop::EvictOldest() {
   Connection* oldest = nullptr;
   for (auto& [fd, c] : connections_) {
@@ -397,7 +424,7 @@ std::shared_ptr<const std::string> MetricsServer::Loop::Scrape() {
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     absl::string_view address,
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
-    const MetricsServerOptions& options) {
+    const MetricsServerOptions& options, std::vector<HttpRoute> routes) {
   absl::StatusOr<ListenAddress> resolved = ResolveListenAddress(address);
   if (!resolved.ok()) return resolved.status();
   absl::StatusOr<int> listener = OpenListener(*resolved, address);
@@ -417,9 +444,9 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     ev.data.fd = fd;
     epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
   }
-  return std::unique_ptr<MetricsServer>(
-      new MetricsServer(std::make_unique<Loop>(
-          *listener, wake, epoll, std::move(collectables), options)));
+  return std::unique_ptr<MetricsServer>(new MetricsServer(
+      std::make_unique<Loop>(*listener, wake, epoll, std::move(collectables),
+                             options, std::move(routes))));
 }
 
 MetricsServer::MetricsServer(std::unique_ptr<Loop> loop)

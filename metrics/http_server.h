@@ -14,6 +14,7 @@
 // one that has waited longest since it last made progress.
 //
 // GET and HEAD of /metrics (any query) answer 200 with Content-Length;
+// paths under a route's prefix are the route's handler's (http_handler.h);
 // other paths 404, other methods 405. Each scrape calls Collect() on the
 // collectables from the server thread (requests handled in the same
 // wake-up share one scrape); the polling thread never waits on it.
@@ -30,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "metrics/http_handler.h"
 #include "prometheus/collectable.h"
 
 namespace metrics {
@@ -52,11 +54,13 @@ class MetricsServer {
  public:
   // Listens on `address` and serves the families of every collectable at
   // /metrics. Keeps the collectables alive. Fails with one line if the
-  // address is malformed or cannot be bound.
+  // address is malformed or cannot be bound. `routes` (first match wins)
+  // serve other paths; none may take /metrics.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       absl::string_view address,
       std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
-      const MetricsServerOptions& options = {});
+      const MetricsServerOptions& options = {},
+      std::vector<HttpRoute> routes = {});
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 

@@ -24,7 +24,11 @@ TEST(ParseRequestHead, ReadsMethodPathAndKeepAlive) {
   EXPECT_EQ(r.error_status, 0);
   EXPECT_EQ(r.method, "GET");
   EXPECT_EQ(r.path, "/metrics");
+  EXPECT_EQ(r.query, "name[]=x");
   EXPECT_TRUE(r.keep_alive);
+  EXPECT_EQ(ParseRequestHead("GET /a?b?c HTTP/1.1\r\n\r\n").query, "b?c");
+  EXPECT_EQ(ParseRequestHead("GET /a? HTTP/1.1\r\n\r\n").query, "");
+  EXPECT_EQ(ParseRequestHead("GET /a HTTP/1.1\r\n\r\n").query, "");
   EXPECT_FALSE(ParseRequestHead("GET / HTTP/1.1\r\nconnection: Close\r\n\r\n")
                    .keep_alive);
   EXPECT_FALSE(ParseRequestHead("HEAD / HTTP/1.0\r\n\r\n").keep_alive);

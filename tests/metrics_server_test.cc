@@ -25,7 +25,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "metrics/http_handler.h"
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/text_format.h"
@@ -130,6 +132,63 @@ TEST(MetricsServer, AnswersGetWithThePageContentTypeAndLengthKeepAlive) {
   EXPECT_EQ(not_found.status, 404);
   EXPECT_EQ(not_found.body, "404 Not Found\n");
   EXPECT_TRUE(pending.empty()) << "HEAD sent a body";
+  close(fd);
+}
+
+// A route's handler: echoes what it was given, with the status asked
+// for in the query ("status=404").
+class EchoHandler : public metrics::HttpHandler {
+ public:
+  metrics::HttpResponse Handle(absl::string_view path,
+                               absl::string_view query) override {
+    metrics::HttpResponse r;
+    ++calls;
+    if (absl::ConsumePrefix(&query, "status=")) {
+      EXPECT_TRUE(absl::SimpleAtoi(query, &r.status));
+    }
+    r.body = std::make_shared<const std::string>(
+        absl::StrCat("{\"path\":\"", path, "\"}"));
+    return r;
+  }
+  int calls = 0;
+};
+
+TEST(MetricsServer, RoutesPathsUnderAPrefixToItsHandlerAndKeepsMetrics) {
+  metrics::Metrics m("test");
+  auto handler = std::make_shared<EchoHandler>();
+  auto server = MetricsServer::Start("127.0.0.1:0", {m.collectable()}, {},
+                                     {{"/api/", handler}});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int fd = Connect((*server)->port());
+  ASSERT_GE(fd, 0);
+  std::string pending;
+  ASSERT_TRUE(SendAll(fd, "GET /api/v1/x?a=b HTTP/1.1\r\n\r\n"));
+  Response r = ReadResponse(fd, &pending);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.at("content-type"), "application/json");
+  EXPECT_EQ(r.headers.at("connection"), "keep-alive");
+  EXPECT_EQ(r.body, "{\"path\":\"/api/v1/x\"}");
+  ASSERT_TRUE(SendAll(fd, "GET /api/y?status=404 HTTP/1.1\r\n\r\n"));
+  r = ReadResponse(fd, &pending);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "{\"path\":\"/api/y\"}");
+  // HEAD: the handler's head, no body.
+  ASSERT_TRUE(SendAll(fd, "HEAD /api/z HTTP/1.1\r\n\r\n"));
+  r = ReadResponse(fd, &pending, /*head_only=*/true);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.at("content-length"), "17");
+  // Not the handler's: other prefixes, other methods; /metrics as before.
+  ASSERT_TRUE(SendAll(fd, "GET /apix HTTP/1.1\r\n\r\n"));
+  EXPECT_EQ(ReadResponse(fd, &pending).status, 404);
+  ASSERT_TRUE(SendAll(fd, "DELETE /api/v1/x HTTP/1.1\r\n\r\n"));
+  EXPECT_EQ(ReadResponse(fd, &pending).status, 405);
+  EXPECT_EQ(handler->calls, 3);
+  std::string expected;
+  metrics::WriteTextFormat(m.collectable()->Collect(), &expected);
+  ASSERT_TRUE(SendAll(fd, "GET /metrics HTTP/1.1\r\n\r\n"));
+  r = ReadResponse(fd, &pending);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, expected);
   close(fd);
 }
 

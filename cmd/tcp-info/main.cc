@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "api/api_handler.h"
+#include "api/connection_store.h"
 #include "collector/collector.h"
 #include "collector/debug_observer.h"
 #include "collector/destroy_listener.h"
@@ -114,14 +116,19 @@ int main(int argc, char** argv) {
   // Metrics and the event socket; like the saver's, their threads start
   // after the signal mask is set. An empty address or path turns one off.
   metrics::Metrics metrics(kVersion);
+  // The query API, on the metrics address: every open connection's latest
+  // snapshot, and closed ones for -api.keep-closed.
+  api::ConnectionStore connection_store(*prefix, config->api_keep_closed);
   std::unique_ptr<metrics::MetricsServer> metrics_server;
   if (!config->prometheus_listen_address.empty()) {
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
         metrics.collectable(), std::make_shared<metrics::ProcessCollector>()};
     if (sink_set != nullptr) collectables.push_back(sink_set->collectable());
     absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
-        metrics::MetricsServer::Start(config->prometheus_listen_address,
-                                      collectables);
+        metrics::MetricsServer::Start(
+            config->prometheus_listen_address, collectables, {},
+            {{api::kApiPrefix,
+              std::make_shared<api::ApiHandler>(&connection_store)}});
     if (!server.ok())
       return Fail(kUsageError, std::string(server.status().message()));
     metrics_server = *std::move(server);
@@ -143,6 +150,7 @@ int main(int argc, char** argv) {
   collector::ObserverFanout observers;
   observers.Add(&telemetry);
   observers.Add(debug.get());
+  if (metrics_server != nullptr) observers.Add(&connection_store);
   // With a -sink: flow records from a tracker beside them.
   std::unique_ptr<flows::FlowTracker> tracker;
   if (sink_set != nullptr) {
