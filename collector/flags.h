@@ -52,6 +52,10 @@ struct Config {
   std::vector<std::string> sinks;
   size_t sink_queue_size = 65536;
   absl::Duration flows_active_timeout = absl::Seconds(60);
+  // Gateway mode (-gateway.*): off while gateway_lan is empty.
+  std::vector<std::string> gateway_lan;
+  absl::Duration gateway_interval = absl::Seconds(1);
+  size_t gateway_max_series = 1000;
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked
