@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -412,6 +413,11 @@ TEST(GatewayIntegrationTest, DevicesUsageEqualsTheirIpBytesInBothSqlSinks) {
       testutil::PostgresServer::Start("secret");
   ASSERT_TRUE(pg.ok()) << pg.status();
 
+  // A stale table of the name (a crashed older run's) is replaced.
+  ASSERT_TRUE(topo.In("r", {kNft,
+                            "add table inet tcp_info; add chain inet "
+                            "tcp_info stale"}));
+
   const std::string db = dir.path() + "/gw.db";
   const std::string daemon_log = dir.path() + "/tcp-info.log";
   pid_t pid = testutil::Spawn(
@@ -426,12 +432,16 @@ TEST(GatewayIntegrationTest, DevicesUsageEqualsTheirIpBytesInBothSqlSinks) {
   // Up once its table is there.
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {
-    up = testutil::Run({kIp, "netns", "exec", topo.Ns("r"), kNft, "list",
-                        "table", "inet", "tcp_info"},
+    up = testutil::Run({kIp, "netns", "exec", topo.Ns("r"), kNft, "list", "set",
+                        "inet", "tcp_info", "mac_up"},
                        log) == 0;
     if (!up) absl::SleepFor(absl::Milliseconds(100));
   }
   ASSERT_TRUE(up) << testutil::ReadText(daemon_log);
+  EXPECT_NE(testutil::Run({kIp, "netns", "exec", topo.Ns("r"), kNft, "list",
+                           "chain", "inet", "tcp_info", "stale"},
+                          log),
+            0);
 
   // Traffic; the test counts each device's IP bytes.
   std::map<std::string, Octets> sent;
@@ -524,6 +534,25 @@ TEST(GatewayIntegrationTest, DevicesUsageEqualsTheirIpBytesInBothSqlSinks) {
       {"ipv4", "inet"},
       {"ipv6", "inet"}};
   EXPECT_EQ(*types, want);
+}
+
+TEST(GatewayIntegrationTest, WithoutCapNetAdminFailsAtStartWithOneLine) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  testutil::TempDir dir;
+  const std::string log = dir.path() + "/tcp-info.log";
+  pid_t pid = testutil::Spawn(
+      {"/usr/bin/setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin",
+       testutil::BinaryPath("tcp-info"), "-output=" + dir.path() + "/out",
+       "-prometheusx.listen-address=", "-gateway.lan=lo"},
+      log);
+  testutil::ProcessGuard guard{&pid};
+  const int status = testutil::WaitFor(pid, absl::Seconds(10));
+  pid = -1;
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const std::string text = testutil::ReadText(log);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  EXPECT_NE(text.find("CAP_NET_ADMIN"), std::string::npos) << text;
 }
 
 }  // namespace
