@@ -3,6 +3,7 @@
 #include <linux/capability.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -161,6 +162,7 @@ struct Gateway::Rep {
   }
 
   void Loop() {
+    pthread_setname_np(pthread_self(), "tcpinfo-gateway");
     absl::Time next = absl::Now() + options.interval;
     while (true) {
       const int64_t wait_ms = std::max<int64_t>(
