@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -37,6 +38,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tcp/tcp_info.h"
+#include "tests/metrics_scrape.h"
 #include "tests/testutil/farm.h"
 #include "tests/testutil/paths.h"
 #include "tests/testutil/postgres_server.h"
@@ -49,6 +51,7 @@ constexpr char kNft[] = "/usr/sbin/nft";
 constexpr char kEthtool[] = "/usr/sbin/ethtool";
 constexpr uint16_t kTcpPort = 5001;
 constexpr uint16_t kUdpPort = 5002;
+constexpr int kMetricsPort = 9997;
 
 struct Device {
   std::string name;  // namespace suffix
@@ -394,6 +397,17 @@ std::map<std::string, Usage> SqliteUsage(const std::string& path) {
   return out;
 }
 
+// The value of `family`{direction,mac} on a /metrics page; -1 if absent.
+int64_t Sample(const std::string& page, const std::string& family,
+               const std::string& direction, const std::string& mac) {
+  const std::string series = absl::StrCat(family, "{direction=\"", direction,
+                                          "\",mac=\"", mac, "\"} ");
+  const size_t at = page.find(series);
+  if (at == std::string::npos) return -1;
+  // Written as a double (4.814472e+06): exact below 2^53.
+  return std::llround(std::stod(page.substr(at + series.size())));
+}
+
 void ExpectClose(int64_t got, int64_t want, const std::string& what) {
   EXPECT_GT(want, 0) << what;
   EXPECT_LE(std::llabs(got - want), want / 1000)
@@ -423,8 +437,9 @@ TEST(GatewayIntegrationTest, DevicesUsageEqualsTheirIpBytesInBothSqlSinks) {
   pid_t pid = testutil::Spawn(
       {kIp, "netns", "exec", topo.Ns("r"), testutil::BinaryPath("tcp-info"),
        "-output=" + dir.path() + "/out", "-interval=1s",
-       "-prometheusx.listen-address=", "-gateway.lan=br0", "-gateway.lan=lan1",
-       "-gateway.interval=1s", "-sink=sqlite:" + db,
+       absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort),
+       "-gateway.lan=br0", "-gateway.lan=lan1", "-gateway.interval=1s",
+       "-sink=sqlite:" + db,
        absl::StrCat("-sink=postgres://", testutil::PostgresServer::kUser,
                     "@/postgres?host=", (*pg)->dir(), "&port=", (*pg)->port())},
       daemon_log);
@@ -463,7 +478,10 @@ TEST(GatewayIntegrationTest, DevicesUsageEqualsTheirIpBytesInBothSqlSinks) {
   in_device(kDevices[2], [&] { Udp(false, 200, 1000, d3); });
   EXPECT_EQ(d3->out, 200 * 1028);
   absl::SleepFor(absl::Milliseconds(1500));
-  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  // Every byte is counted by now (intervals of 1 s).
+  const std::string metrics =
+      testutil::HttpGet("127.0.0.1", kMetricsPort, "/metrics", topo.Ns("r"));
+  ASSERT_TRUE(kill(pid, SIGTERM) == 0);
   const int status = testutil::WaitFor(pid, absl::Seconds(15));
   pid = -1;
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -511,6 +529,20 @@ TEST(GatewayIntegrationTest, DevicesUsageEqualsTheirIpBytesInBothSqlSinks) {
       // global one once the router has seen it, not the link-local).
       EXPECT_EQ(it->second.ipv4, d.ipv4) << name << d.mac;
       EXPECT_EQ(it->second.ipv6, d.ipv6) << name << d.mac;
+    }
+    // Prometheus holds the same totals, and packets.
+    for (const char* direction : {"download", "upload"}) {
+      const int64_t want = direction[0] == 'd' ? sqlite.at(d.mac).download
+                                               : sqlite.at(d.mac).upload;
+      EXPECT_EQ(Sample(metrics, "tcpinfo_gateway_device_bytes_total", direction,
+                       d.mac),
+                want)
+          << direction << " " << d.mac << "\n"
+          << metrics;
+      EXPECT_GT(Sample(metrics, "tcpinfo_gateway_device_packets_total",
+                       direction, d.mac),
+                0)
+          << direction << " " << d.mac;
     }
     if (d.name == "d3") {
       EXPECT_EQ(sqlite.at(d.mac).upload, 200 * 1028);
