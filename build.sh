@@ -18,7 +18,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config clang clang-format
   iproute2 python3 procps systemd strace
   libsqlite3-dev sqlite3 libpq-dev librdkafka-dev libfixbuf-dev
   nfdump libfixbuf-tools postgresql-15
-  debhelper dpkg-dev fakeroot lintian man-db)
+  debhelper dpkg-dev fakeroot lintian man-db
+  libnftnl-dev nftables ethtool)
 
 install_deps() {
   local missing=()

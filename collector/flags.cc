@@ -246,6 +246,37 @@ const std::vector<FlagSpec>& Specs() {
        [](absl::string_view v, Config* c) {
          return SetDuration(v, absl::ZeroDuration(), &c->api_keep_closed);
        }},
+      {"gateway.lan", "interface", "none (gateway mode off)",
+       "Gateway mode: count every LAN device's download and upload (by MAC) "
+       "forwarded through this router from or to this LAN interface. "
+       "Repeatable; a comma-separated list gives several. Needs "
+       "CAP_NET_ADMIN (README \"Gateway mode\").",
+       true,
+       [](absl::string_view v, Config* c) {
+         if (v.empty()) return Bad("want an interface name");
+         c->gateway_lan.emplace_back(v);
+         return absl::OkStatus();
+       }},
+      {"gateway.interval", "duration", "1s",
+       "Gateway mode: how often each device's usage is counted and written "
+       "(one device_usage row per device with traffic).",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetDuration(v, absl::Milliseconds(100), &c->gateway_interval);
+       }},
+      {"gateway.max-series", "count", "1000",
+       "Gateway mode: at most this many per-device label sets (mac, "
+       "direction) in the Prometheus counters; later devices are summed "
+       "under mac=\"other\".",
+       false,
+       [](absl::string_view v, Config* c) {
+         size_t n;
+         if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 1000000) {
+           return Bad("want a whole number 1-1000000");
+         }
+         c->gateway_max_series = n;
+         return absl::OkStatus();
+       }},
       {"logx.debug", "value", "false",
        "true or false (Go's spellings): debug lines on stderr, prefixed "
        "\"tcp-info: debug:\": at start the configuration and whether -output "

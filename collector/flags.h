@@ -60,6 +60,10 @@ struct Config {
   absl::Duration flows_active_timeout = absl::Seconds(60);
   // -api.keep-closed: how long the query API keeps a closed connection.
   absl::Duration api_keep_closed = absl::Seconds(10);
+  // Gateway mode (-gateway.*): off while gateway_lan is empty.
+  std::vector<std::string> gateway_lan;
+  absl::Duration gateway_interval = absl::Seconds(1);
+  size_t gateway_max_series = 1000;
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "collector/ip_address.h"
 #include "flows/record_columns.h"
 #include "parse/timestamp.h"
+#include "sinks/device_usage_row.h"
 #include "sinks/writers.h"
 
 namespace sinks {
@@ -90,6 +92,48 @@ std::string CreateTableSql(bool hypertable) {
     absl::StrAppend(&sql, "COMMENT ON COLUMN ", kTable, ".", c.name, " IS ",
                     Literal(meaning), ";");
   }
+  return sql;
+}
+
+// Table device_usage (speedy's columns and types) if absent, with a unique
+// index on (time, mac) (which a hypertable's unique index may be: it holds
+// the time column) that makes retries idempotent.
+std::string CreateDeviceUsageSql(bool hypertable) {
+  std::string sql = absl::StrCat(
+      "CREATE TABLE IF NOT EXISTS ", kDeviceUsageTable,
+      " (time timestamptz NOT NULL, mac macaddr NOT NULL, download bigint, "
+      "upload bigint, ipv4 inet, ipv6 inet);");
+  if (hypertable) {
+    absl::StrAppend(&sql, "SELECT create_hypertable(",
+                    Literal(kDeviceUsageTable),
+                    ", 'time', if_not_exists => TRUE, migrate_data => TRUE);");
+  }
+  absl::StrAppend(&sql, "CREATE UNIQUE INDEX IF NOT EXISTS ", kDeviceUsageTable,
+                  "_time_mac_idx ON ", kDeviceUsageTable, " (time, mac);");
+  return sql;
+}
+
+// One INSERT of `measurements` (kDeviceUsage) that skips rows already there.
+std::string InsertDeviceUsageSql(
+    absl::Span<const flows::Measurement> measurements) {
+  std::string sql =
+      absl::StrCat("INSERT INTO ", kDeviceUsageTable,
+                   " (time, mac, download, upload, ipv4, ipv6) VALUES ");
+  auto nullable = [](const std::optional<std::string>& v) {
+    return v.has_value() ? Literal(*v) : std::string("NULL");
+  };
+  for (size_t i = 0; i < measurements.size(); ++i) {
+    const DeviceUsageRow row = ToDeviceUsageRow(measurements[i]);
+    parse::Timestamp time = row.time;
+    time.nanos -= time.nanos % 1000;
+    time.utc_offset_minutes = 0;
+    std::string text;
+    parse::AppendRfc3339(time, &text);
+    absl::StrAppend(&sql, i == 0 ? "" : ", ", "(", Literal(text), ", ",
+                    Literal(row.mac), ", ", row.download, ", ", row.upload,
+                    ", ", nullable(row.ipv4), ", ", nullable(row.ipv6), ")");
+  }
+  absl::StrAppend(&sql, " ON CONFLICT DO NOTHING");
   return sql;
 }
 
@@ -249,6 +293,27 @@ class PostgresWriter : public SinkWriter {
     return {records.size(), absl::OkStatus()};
   }
 
+  bool Accepts(flows::MeasurementKind kind) const override {
+    return kind == flows::MeasurementKind::kDeviceUsage;
+  }
+
+  WriteResult WriteMeasurements(
+      absl::Span<const flows::Measurement> measurements) override {
+    if (measurements.empty()) return {0, absl::OkStatus()};
+    if (conn_ == nullptr) {
+      return {0, absl::FailedPreconditionError("postgres: not connected")};
+    }
+    absl::Status status =
+        Run(InsertDeviceUsageSql(measurements),
+            absl::Now() + options_.call_timeout, "write device_usage")
+            .status();
+    if (!status.ok()) {
+      Disconnect();
+      return {0, std::move(status)};
+    }
+    return {measurements.size(), absl::OkStatus()};
+  }
+
   void Close(absl::Time deadline) override { Disconnect(); }
 
  private:
@@ -305,7 +370,8 @@ class PostgresWriter : public SinkWriter {
     absl::StatusOr<Result> probe =
         Run(absl::StrCat("SELECT to_regclass(", Literal(kTable),
                          ") IS NULL, EXISTS (SELECT 1 FROM pg_extension WHERE "
-                         "extname = 'timescaledb')"),
+                         "extname = 'timescaledb'), to_regclass(",
+                         Literal(kDeviceUsageTable), ") IS NULL"),
             deadline, "create table");
     if (!probe.ok()) return probe.status();
     if (PQntuples(probe->get()) != 1) {
@@ -317,6 +383,13 @@ class PostgresWriter : public SinkWriter {
       absl::StatusOr<Result> created =
           Run(CreateTableSql(timescale), deadline, "create table");
       if (!created.ok()) return created.status();
+    }
+    if (absl::string_view(PQgetvalue(probe->get(), 0, 2)) == "t") {
+      const bool timescale =
+          absl::string_view(PQgetvalue(probe->get(), 0, 1)) == "t";
+      absl::StatusOr<Result> usage = Run(CreateDeviceUsageSql(timescale),
+                                         deadline, "create table device_usage");
+      if (!usage.ok()) return usage.status();
     }
     absl::StatusOr<Result> staging =
         Run(absl::StrCat("CREATE TEMP TABLE ", kStaging, " (LIKE ", kTable,

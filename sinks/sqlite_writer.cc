@@ -7,16 +7,22 @@
 // IGNORE make a retried batch idempotent; each batch is one transaction
 // through one prepared statement.
 //
+// Measurements of kind kDeviceUsage go to table `device_usage` (speedy's
+// columns; time TEXT as above, mac and addresses TEXT, NULL for no
+// address, byte counts INTEGER), UNIQUE (time, mac) with INSERT OR IGNORE.
+//
 // Every error (busy or locked database, SQLITE_FULL, I/O) rolls the batch
 // back whole and is returned for the runner to retry after a reconnect.
 #include <sqlite3.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "flows/record_columns.h"
+#include "sinks/device_usage_row.h"
 #include "sinks/writers.h"
 
 namespace sinks {
@@ -49,6 +55,44 @@ std::string CreateTableSql() {
                   "CREATE INDEX IF NOT EXISTS flows_remote_addr ON flows "
                   "(remote_addr);\n");
   return sql;
+}
+
+std::string CreateDeviceUsageSql() {
+  return absl::StrCat("CREATE TABLE IF NOT EXISTS ", kDeviceUsageTable,
+                      " (\n"
+                      "  time TEXT NOT NULL,\n"
+                      "  mac TEXT NOT NULL,\n"
+                      "  download INTEGER,\n"
+                      "  upload INTEGER,\n"
+                      "  ipv4 TEXT,\n"
+                      "  ipv6 TEXT,\n"
+                      "  UNIQUE (time, mac)\n);");
+}
+
+std::string InsertDeviceUsageSql() {
+  return absl::StrCat("INSERT OR IGNORE INTO ", kDeviceUsageTable,
+                      " (time, mac, download, upload, ipv4, ipv6) VALUES "
+                      "(?, ?, ?, ?, ?, ?)");
+}
+
+// Binds one device_usage row; SQLite's first error code, or SQLITE_OK.
+int BindDeviceUsage(sqlite3_stmt* stmt, const DeviceUsageRow& row) {
+  const std::string time = FixedRfc3339(row.time);
+  int rc = sqlite3_bind_text(stmt, 1, time.data(),
+                             static_cast<int>(time.size()), SQLITE_TRANSIENT);
+  auto text = [&](int index, const std::optional<std::string>& value) {
+    if (rc != SQLITE_OK) return;
+    rc = value.has_value() ? sqlite3_bind_text(stmt, index, value->data(),
+                                               static_cast<int>(value->size()),
+                                               SQLITE_TRANSIENT)
+                           : sqlite3_bind_null(stmt, index);
+  };
+  text(2, row.mac);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 3, row.download);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 4, row.upload);
+  text(5, row.ipv4);
+  text(6, row.ipv6);
+  return rc;
 }
 
 std::string InsertSql() {
@@ -127,28 +171,58 @@ class SqliteWriter : public SinkWriter {
     if (absl::Status s = Exec("create table", CreateTableSql().c_str());
         !s.ok())
       return s;
+    if (absl::Status s = Exec("create table", CreateDeviceUsageSql().c_str());
+        !s.ok())
+      return s;
     const std::string insert = InsertSql();
     rc = sqlite3_prepare_v3(db_, insert.c_str(), -1, SQLITE_PREPARE_PERSISTENT,
                             &insert_, nullptr);
+    if (rc != SQLITE_OK) return Error("prepare", rc);
+    const std::string insert_usage = InsertDeviceUsageSql();
+    rc = sqlite3_prepare_v3(db_, insert_usage.c_str(), -1,
+                            SQLITE_PREPARE_PERSISTENT, &insert_usage_, nullptr);
     if (rc != SQLITE_OK) return Error("prepare", rc);
     return absl::OkStatus();
   }
 
   WriteResult Write(absl::Span<const flows::FlowRecord> records) override {
+    return InTransaction(insert_, records.size(), [&](size_t i) {
+      Binder binder(insert_);
+      flows::VisitColumns(records[i], binder);
+      return binder.rc();
+    });
+  }
+
+  bool Accepts(flows::MeasurementKind kind) const override {
+    return kind == flows::MeasurementKind::kDeviceUsage;
+  }
+
+  WriteResult WriteMeasurements(
+      absl::Span<const flows::Measurement> measurements) override {
+    return InTransaction(insert_usage_, measurements.size(), [&](size_t i) {
+      return BindDeviceUsage(insert_usage_, ToDeviceUsageRow(measurements[i]));
+    });
+  }
+
+  void Close(absl::Time deadline) override { CloseDb(); }
+
+ private:
+  // One transaction of `n` inserts through `stmt`, `bind(i)` binding the
+  // i-th row's values; all or none.
+  template <typename Bind>
+  WriteResult InTransaction(sqlite3_stmt* stmt, size_t n, Bind bind) {
     WriteResult result;
     if (absl::Status s = Exec("begin", "BEGIN IMMEDIATE"); !s.ok()) {
       result.status = s;
       return result;
     }
-    for (const flows::FlowRecord& r : records) {
-      Binder binder(insert_);
-      flows::VisitColumns(r, binder);
-      int rc = binder.rc();
+    for (size_t i = 0; i < n; ++i) {
+      int rc = bind(i);
       if (rc == SQLITE_OK) {
-        rc = sqlite3_step(insert_);
+        rc = sqlite3_step(stmt);
         if (rc == SQLITE_DONE) rc = SQLITE_OK;
       }
-      sqlite3_reset(insert_);
+      sqlite3_reset(stmt);
       if (rc != SQLITE_OK) {
         result.status = Error("insert", rc);
         Rollback();
@@ -160,13 +234,10 @@ class SqliteWriter : public SinkWriter {
       Rollback();
       return result;
     }
-    result.written = records.size();
+    result.written = n;
     return result;
   }
 
-  void Close(absl::Time deadline) override { CloseDb(); }
-
- private:
   // "<what> <path>: <SQLite's message> (<its code's text>, when other)".
   absl::Status Error(const char* what, int rc,
                      const char* message = nullptr) const {
@@ -199,6 +270,8 @@ class SqliteWriter : public SinkWriter {
   void CloseDb() {
     sqlite3_finalize(insert_);
     insert_ = nullptr;
+    sqlite3_finalize(insert_usage_);
+    insert_usage_ = nullptr;
     if (db_ != nullptr) sqlite3_close_v2(db_);
     db_ = nullptr;
   }
@@ -206,6 +279,7 @@ class SqliteWriter : public SinkWriter {
   const std::string path_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* insert_usage_ = nullptr;
 };
 
 }  // namespace

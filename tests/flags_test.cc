@@ -92,6 +92,23 @@ TEST(Flags, RepeatableFlagsCollectEveryValue) {
   EXPECT_EQ(FormatIpAddress(c->exclude_dstips[1]), "fd77::1");
 }
 
+TEST(Flags, GatewayModeIsOffByDefaultAndTakesItsFlagsAndVariables) {
+  absl::StatusOr<Config> off = Parse({});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_TRUE(off->gateway_lan.empty());
+  EXPECT_EQ(off->gateway_interval, absl::Seconds(1));
+  EXPECT_EQ(off->gateway_max_series, 1000u);
+  absl::StatusOr<Config> c = Parse({"-gateway.lan=br0", "-gateway.lan",
+                                    "lan1,lan2", "-gateway.interval=500ms"},
+                                   {{"GATEWAY_MAX_SERIES", "50"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->gateway_lan, ElementsAre("br0", "lan1", "lan2"));
+  EXPECT_EQ(c->gateway_interval, absl::Milliseconds(500));
+  EXPECT_EQ(c->gateway_max_series, 50u);
+  EXPECT_FALSE(Parse({"-gateway.interval=10ms"}).ok());
+  EXPECT_FALSE(Parse({"-gateway.max-series=0"}).ok());
+}
+
 TEST(Flags, AcceptsTheOlderReferenceFlags) {
   absl::StatusOr<Config> c = Parse({"-prom=:9090", "-trace"});
   ASSERT_TRUE(c.ok()) << c.status();

@@ -373,7 +373,8 @@ TEST_F(PostgresSinkTest, WithTimescaleDbTheNewTableBecomesAHypertable) {
   }
   absl::StatusOr<Rows> calls = server_->Query("TABLE hypertable_calls");
   ASSERT_TRUE(calls.ok()) << calls.status();
-  EXPECT_EQ(*calls, Rows({{"flows", "end_time", "t", "t"}}));
+  EXPECT_EQ(*calls, Rows({{"flows", "end_time", "t", "t"},
+                          {"device_usage", "time", "t", "t"}}));
   absl::StatusOr<Rows> unique = server_->Query(
       "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
       "WHERE conrelid = 'flows'::regclass AND contype = 'u'");

@@ -228,15 +228,19 @@ TEST(SinkSet, AMeasurementGoesOnlyToTheSinksThatAcceptItsKind) {
   EXPECT_EQ(stats[0].dropped + stats[1].dropped, 0u);
 }
 
-TEST(SinkSet, NoSinkOfTheFiveSchemesTakesMeasurementsYet) {
+TEST(SinkSet, OnlyTheSqlSinksTakeDeviceUsage) {
   testutil::TempDir dir;
   absl::StatusOr<std::unique_ptr<SinkSet>> set =
       SinkSet::Create({Url("jsonl:" + dir.path() + "/a.jsonl"),
                        Url("sqlite:" + dir.path() + "/b.db")},
                       Options());
   ASSERT_TRUE(set.ok()) << set.status();
-  EXPECT_FALSE((*set)->Accepts(flows::MeasurementKind::kDeviceUsage));
+  EXPECT_TRUE((*set)->Accepts(flows::MeasurementKind::kDeviceUsage));
   EXPECT_FALSE((*set)->Accepts(flows::MeasurementKind::kProcessTraffic));
+  absl::StatusOr<std::unique_ptr<SinkSet>> jsonl =
+      SinkSet::Create({Url("jsonl:" + dir.path() + "/c.jsonl")}, Options());
+  ASSERT_TRUE(jsonl.ok()) << jsonl.status();
+  EXPECT_FALSE((*jsonl)->Accepts(flows::MeasurementKind::kDeviceUsage));
 }
 
 }  // namespace

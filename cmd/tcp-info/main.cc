@@ -21,6 +21,7 @@
 #include "collector/telemetry_observer.h"
 #include "eventsocket/server.h"
 #include "flows/flow_tracker.h"
+#include "gateway/gateway.h"
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
@@ -113,6 +114,20 @@ int main(int argc, char** argv) {
   if (!saver.ok())
     return Fail(kUsageError, std::string(saver.status().message()));
 
+  // Gateway mode: its own thread, after the signal mask is set.
+  std::unique_ptr<gateway::Gateway> gateway;
+  if (!config->gateway_lan.empty()) {
+    gateway::GatewayOptions gateway_options;
+    gateway_options.lan_interfaces = config->gateway_lan;
+    gateway_options.interval = config->gateway_interval;
+    gateway_options.max_series = config->gateway_max_series;
+    absl::StatusOr<std::unique_ptr<gateway::Gateway>> started =
+        gateway::Gateway::Start(gateway_options, sink_set.get());
+    if (!started.ok())
+      return Fail(kUsageError, std::string(started.status().message()));
+    gateway = *std::move(started);
+  }
+
   // Metrics and the event socket; like the saver's, their threads start
   // after the signal mask is set. An empty address or path turns one off.
   metrics::Metrics metrics(kVersion);
@@ -124,6 +139,7 @@ int main(int argc, char** argv) {
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
         metrics.collectable(), std::make_shared<metrics::ProcessCollector>()};
     if (sink_set != nullptr) collectables.push_back(sink_set->collectable());
+    if (gateway != nullptr) collectables.push_back(gateway->collectable());
     absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
         metrics::MetricsServer::Start(
             config->prometheus_listen_address, collectables, {},
@@ -217,6 +233,7 @@ int main(int argc, char** argv) {
   telemetry.CloseAllFlows();
   if (events) events->Stop(absl::Seconds(2));
   if (tracker != nullptr) tracker->FinishAll();
+  if (gateway != nullptr) gateway->Stop();
   if (sink_set != nullptr) sink_set->Stop(kSinkDrain);
   std::fprintf(stderr, "tcp-info: %s%s\n",
                signal != 0 ? "stopped by signal; " : "",
