@@ -259,7 +259,17 @@ TEST(InfluxSink, SpeedysDownsamplingQueryOnMeasuresGivesEachDevicesTotals) {
   EXPECT_EQ(last.at("mac=" + a + ",")[0][2], "fd77::a");
   EXPECT_EQ(last.at("mac=" + b + ",")[0][1], "10.77.1.11");
   EXPECT_TRUE(last.at("mac=" + b + ",")[0][2].is_null());
-  // speedy's continuous query cq_24h, run on yesterday.
+  // speedy's continuous query cq_24h as its example database has it (the
+  // test's server runs no continuous queries), and its body run on
+  // yesterday.
+  ASSERT_TRUE(
+      server
+          ->Query("CREATE CONTINUOUS QUERY \"cq_24h\" ON \"speedy\" "
+                  "BEGIN SELECT sum(\"download\") as "
+                  "\"total_download\", sum(\"upload\") as "
+                  "\"total_upload\" INTO \"monthly_gc\".\"downsampled\" "
+                  "FROM \"measures\" GROUP BY time(24h),mac END")
+          .ok());
   ASSERT_TRUE(server
                   ->Query(absl::StrCat(
                               "SELECT sum(\"download\") as \"total_download\", "
@@ -378,6 +388,24 @@ TEST(InfluxSink, FlowRecordsAreTcpinfoFlowPointsAndARetryLeavesOneCopy) {
       }
     }
   }
+  // The README's example: bytes received per family and direction, from
+  // the deltas.
+  std::map<std::string, int64_t> want_sums;
+  for (const flows::FlowRecord& r : records) {
+    want_sums[absl::StrCat("direction=", flows::DirectionName(r.direction),
+                           ",family=", flows::FamilyName(r.local), ",")] +=
+        static_cast<int64_t>(r.delta.bytes_received);
+  }
+  std::map<std::string, int64_t> sums;
+  for (const auto& [tags, rows] :
+       Series(*server,
+              "SELECT sum(delta_bytes_received) FROM tcpinfo_flow GROUP BY "
+              "family, direction",
+              "flows")) {
+    sums[tags] = rows[0][1].get<int64_t>();
+  }
+  EXPECT_EQ(sums, want_sums);
+  EXPECT_EQ(sums.size(), 4u);
   // Text columns are tags (GROUP BY-able), the rest fields.
   absl::StatusOr<json> tags =
       server->Rows("SHOW TAG KEYS FROM tcpinfo_flow", "flows");
