@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -25,7 +26,8 @@ bool IsBadData(int status) {
 
 // One line of a response body, for a log or a status.
 std::string OneLine(absl::string_view body) {
-  return absl::StrReplaceAll(body, {{"\r", ""}, {"\n", "; "}});
+  return absl::StrReplaceAll(absl::StripTrailingAsciiWhitespace(body),
+                             {{"\r", ""}, {"\n", "; "}});
 }
 
 HttpClient::Options ClientOptions(const SinkUrl& url, const std::string& token,
@@ -115,14 +117,15 @@ class InfluxWriter : public SinkWriter {
 
   WriteResult Send(const Batch& batch) {
     WriteResult result;
-    size_t empty = 0;
-    for (size_t i = 0; i < batch.ends.size(); ++i) {
-      if (batch.Begin(i) == batch.ends[i]) ++empty;
-    }
-    if (empty > 0) Reject(empty, "a point with no field", &result);
     const absl::Time deadline = absl::Now() + options_.write_budget;
     result.status = Post(batch, 0, batch.ends.size(), deadline, &result);
     if (result.status.ok()) result.written = batch.ends.size();
+    // Points with no field among those taken (the rest come again).
+    size_t empty = 0;
+    for (size_t i = 0; i < result.written; ++i) {
+      if (batch.Begin(i) == batch.ends[i]) ++empty;
+    }
+    if (empty > 0) Reject(empty, "a point with no field", &result);
     return result;
   }
 
@@ -132,7 +135,7 @@ class InfluxWriter : public SinkWriter {
   absl::Status Post(const Batch& batch, size_t begin, size_t end,
                     absl::Time deadline, WriteResult* result) {
     const size_t from = batch.Begin(begin), to = batch.Begin(end);
-    if (from == to) {  // points with no field only (rejected in Send)
+    if (from == to) {  // points with no field only (counted by Send)
       result->written = end;
       return absl::OkStatus();
     }
@@ -170,8 +173,8 @@ class InfluxWriter : public SinkWriter {
     if (now - last_log_ < kLogInterval) return;
     last_log_ = now;
     std::fprintf(stderr,
-                 "tcp-info: sink %s: %zu points refused, not retried "
-                 "(last: %s)\n",
+                 "tcp-info: sink %s: points refused, dropped, not retried: "
+                 "%zu (the last: %s)\n",
                  name_.c_str(), rejected_, why.c_str());
     rejected_ = 0;
   }
