@@ -34,8 +34,9 @@ namespace testutil {
 
 class InfluxServer {
  public:
-  // A port that nothing listens on (the server not started yet) is
-  // reserved by Reserve(): Start() later uses it. Start() alone picks one.
+  // Reserve(): the directory, config and ports, influxd not started yet
+  // (Restart() starts it), for a test whose server is down at first.
+  // Start(): Reserve() and Restart().
   static absl::StatusOr<std::unique_ptr<InfluxServer>> Reserve();
   static absl::StatusOr<std::unique_ptr<InfluxServer>> Start();
   ~InfluxServer();
