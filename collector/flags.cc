@@ -212,8 +212,11 @@ const std::vector<FlagSpec>& Specs() {
        "one when it ends) to this sink: sqlite:PATH, jsonl:PATH, jsonl:- "
        "(standard output), postgres://[user[:password]@]host[:port]/db, "
        "kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?property=value&...], "
-       "ipfix://HOST:PORT (UDP) or ipfix+tcp://HOST:PORT. Repeatable, one "
-       "URL per use; $SINK holds one or several separated by white space.",
+       "ipfix://HOST:PORT (UDP), ipfix+tcp://HOST:PORT, "
+       "influx://[user:password@]HOST:PORT/DATABASE (InfluxDB 1.x) or "
+       "influx2://HOST:PORT/ORG/BUCKET (InfluxDB 2.x, token from "
+       "$INFLUX_TOKEN). Repeatable, one URL per use; $SINK holds one or "
+       "several separated by white space.",
        true,
        [](absl::string_view v, Config* c) {
          c->sinks.emplace_back(v);

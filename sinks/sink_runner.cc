@@ -104,6 +104,7 @@ struct SinkRunner::Rep {
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> rejected{0};
   std::atomic<size_t> queued{0};
 
   std::thread thread;
@@ -188,6 +189,7 @@ void SinkRunner::Rep::Run() {
         batch.records.empty() ? writer->WriteMeasurements(batch.measurements)
                               : writer->Write(batch.records);
     const size_t written = std::min(result.written, batch.size());
+    const size_t rejected_now = std::min(result.rejected, written);
     batch.EraseFront(written);
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -196,7 +198,8 @@ void SinkRunner::Rep::Run() {
     }
     // After the queue's room is given back: whoever sees the records sent
     // finds room for as many new ones.
-    sent.fetch_add(written, std::memory_order_release);
+    rejected.fetch_add(rejected_now, std::memory_order_relaxed);
+    sent.fetch_add(written - rejected_now, std::memory_order_release);
     if (!batch.empty()) {
       failed.fetch_add(batch.size(), std::memory_order_relaxed);
       absl::Status status = result.status;
@@ -300,6 +303,7 @@ SinkRunner::Stats SinkRunner::stats() const {
   s.sent = rep_->sent.load(std::memory_order_acquire);
   s.failed = rep_->failed.load(std::memory_order_relaxed);
   s.dropped = rep_->dropped.load(std::memory_order_relaxed);
+  s.rejected = rep_->rejected.load(std::memory_order_relaxed);
   s.queued = rep_->queued.load(std::memory_order_relaxed);
   return s;
 }

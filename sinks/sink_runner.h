@@ -25,7 +25,9 @@
 //
 // Counts (stats(), and the metrics of SinkSet): sent (records written),
 // failed (records in failed Write attempts, each attempt), dropped (records
-// discarded: queue full or left at Stop), queued (in the queue now).
+// discarded: queue full or left at Stop), rejected (taken by the writer
+// but refused by the destination as bad data, WriteResult::rejected),
+// queued (in the queue now).
 //
 // Thread contract: Offer() from one producer thread at a time; stats() from
 // any thread; Start() and Stop() from the owner.
@@ -58,6 +60,7 @@ class SinkRunner {
     uint64_t sent = 0;
     uint64_t failed = 0;
     uint64_t dropped = 0;
+    uint64_t rejected = 0;
     size_t queued = 0;
   };
 

@@ -38,7 +38,8 @@ std::vector<prometheus::MetricFamily> SinkSet::Runners::Collect() const {
   records.name = "tcpinfo_sink_records_total";
   records.help =
       "Flow records per sink: sent (written), failed (in failed write "
-      "attempts, each attempt), dropped (queue full or left at stop).";
+      "attempts, each attempt), dropped (queue full or left at stop), "
+      "rejected (refused by the destination as bad data, not retried).";
   records.type = prometheus::MetricType::Counter;
   prometheus::MetricFamily queued;
   queued.name = "tcpinfo_sink_queue_records";
@@ -53,6 +54,8 @@ std::vector<prometheus::MetricFamily> SinkSet::Runners::Collect() const {
         Metric(sink, "failed", static_cast<double>(s.failed), true));
     records.metric.push_back(
         Metric(sink, "dropped", static_cast<double>(s.dropped), true));
+    records.metric.push_back(
+        Metric(sink, "rejected", static_cast<double>(s.rejected), true));
     queued.metric.push_back(
         Metric(sink, nullptr, static_cast<double>(s.queued), false));
   }

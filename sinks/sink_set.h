@@ -7,7 +7,8 @@
 // the runners and exposes their counts to Prometheus:
 //
 //   tcpinfo_sink_records_total{sink,result}  counter; result is "sent",
-//                                            "failed" or "dropped"
+//                                            "failed", "dropped" or
+//                                            "rejected"
 //                                            (SinkRunner::Stats)
 //   tcpinfo_sink_queue_records{sink}         gauge: records queued now
 //

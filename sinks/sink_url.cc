@@ -21,7 +21,8 @@ namespace {
 
 constexpr char kForms[] =
     "want sqlite:PATH, jsonl:PATH, jsonl:-, postgres://..., "
-    "kafka://HOST:PORT/TOPIC, ipfix://HOST:PORT or ipfix+tcp://HOST:PORT";
+    "kafka://HOST:PORT/TOPIC, ipfix://HOST:PORT, ipfix+tcp://HOST:PORT, "
+    "influx://HOST:PORT/DATABASE or influx2://HOST:PORT/ORG/BUCKET";
 
 // A query parameter or property whose value is a secret.
 bool IsSecretKey(absl::string_view key) {
@@ -282,6 +283,53 @@ absl::Status ParseIpfix(absl::string_view rest, SinkUrl* url) {
   return absl::OkStatus();
 }
 
+// influx://[user[:password]@]HOST:PORT/DATABASE or
+// influx2://HOST:PORT/ORG/BUCKET; names %-decoded.
+absl::Status ParseInflux(absl::string_view rest, SinkUrl* url) {
+  const bool v2 = url->scheme == "influx2";
+  const absl::string_view want =
+      v2 ? "want influx2://HOST:PORT/ORG/BUCKET"
+         : "want influx://[USER:PASSWORD@]HOST:PORT/DATABASE";
+  if (rest.find('?') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(want, ", no query"));
+  }
+  const size_t slash = rest.find('/');
+  absl::string_view authority = rest.substr(0, slash);
+  if (const size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+    if (v2) {
+      return absl::InvalidArgumentError(
+          "no user or password: the token comes from $INFLUX_TOKEN");
+    }
+    const absl::string_view userinfo = authority.substr(0, at);
+    const size_t colon = userinfo.find(':');
+    if (!PercentDecode(userinfo.substr(0, colon), &url->user) ||
+        (colon != absl::string_view::npos &&
+         !PercentDecode(userinfo.substr(colon + 1), &url->password))) {
+      return absl::InvalidArgumentError("bad %-escape in the user or password");
+    }
+    if (url->user.empty()) return absl::InvalidArgumentError("empty user");
+    authority.remove_prefix(at + 1);
+  }
+  if (absl::Status s = CheckHostPort(authority); !s.ok()) return s;
+  url->hosts = std::string(authority);
+  std::vector<std::string> names;
+  if (slash != absl::string_view::npos) {
+    for (absl::string_view part : absl::StrSplit(rest.substr(slash + 1), '/')) {
+      std::string name;
+      if (!PercentDecode(part, &name)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad %-escape in \"", part, "\""));
+      }
+      if (name.empty()) return absl::InvalidArgumentError(want);
+      names.push_back(std::move(name));
+    }
+  }
+  if (names.size() != (v2 ? 2u : 1u)) return absl::InvalidArgumentError(want);
+  if (v2) url->org = names[0];
+  url->database = names.back();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<SinkUrl> ParseSinkUrl(absl::string_view text) {
@@ -302,7 +350,8 @@ absl::StatusOr<SinkUrl> ParseSinkUrl(absl::string_view text) {
     url.scheme = std::string(scheme);
     status = ParseFile(rest, &url);
   } else if (scheme == "postgres" || scheme == "postgresql" ||
-             scheme == "kafka" || scheme == "ipfix" || scheme == "ipfix+tcp") {
+             scheme == "kafka" || scheme == "ipfix" || scheme == "ipfix+tcp" ||
+             scheme == "influx" || scheme == "influx2") {
     url.scheme = scheme == "postgresql" ? "postgres" : std::string(scheme);
     if (!absl::StartsWith(rest, "//")) {
       return bad(absl::StrCat("want ", scheme, "://..."));
@@ -312,6 +361,8 @@ absl::StatusOr<SinkUrl> ParseSinkUrl(absl::string_view text) {
       status = ParsePostgres(text, rest, &url);
     } else if (url.scheme == "kafka") {
       status = ParseKafka(rest, &url);
+    } else if (url.scheme == "influx" || url.scheme == "influx2") {
+      status = ParseInflux(rest, &url);
     } else {
       status = ParseIpfix(rest, &url);
     }

@@ -7,6 +7,8 @@
 //   kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?librdkafka.property=value...]
 //   ipfix://HOST:PORT                   IPFIX over UDP
 //   ipfix+tcp://HOST:PORT               IPFIX over TCP
+//   influx://[user:password@]HOST:PORT/DATABASE   InfluxDB 1.x
+//   influx2://HOST:PORT/ORG/BUCKET      InfluxDB 2.x (token: INFLUX_TOKEN)
 //
 // Pure functions; thread-safe.
 #ifndef TCPINFO_SINKS_SINK_URL_H_
@@ -23,17 +25,24 @@ namespace sinks {
 
 struct SinkUrl {
   std::string scheme;    // "sqlite", "jsonl", "postgres", "kafka", "ipfix",
-                         // "ipfix+tcp" ("postgresql" becomes "postgres")
+                         // "ipfix+tcp", "influx", "influx2"
+                         // ("postgresql" becomes "postgres")
   std::string redacted;  // the URL without any password: for logs, labels
   // sqlite, jsonl: the file ("-" for standard output with jsonl).
   std::string path;
   // postgres: the URL as given, for libpq (never logged).
   std::string conninfo;
-  // kafka: "HOST:PORT,HOST:PORT"; ipfix: the one "HOST:PORT".
+  // kafka: "HOST:PORT,HOST:PORT"; ipfix, influx, influx2: the one
+  // "HOST:PORT".
   std::string hosts;
   std::string topic;  // kafka
   // kafka: librdkafka properties from the query, in order.
   std::vector<std::pair<std::string, std::string>> params;
+  // influx: the userinfo, %-decoded (the password is never logged).
+  std::string user;
+  std::string password;
+  std::string database;  // influx: the database; influx2: the bucket
+  std::string org;       // influx2
 };
 
 // Parses and checks `text` (the value of one -sink flag). InvalidArgument

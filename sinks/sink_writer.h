@@ -35,6 +35,11 @@ class SinkWriter {
     size_t written = 0;
     // Why not all were written; OK when written == records.size().
     absl::Status status;
+    // Of those `written`, how many the destination refused as bad data
+    // (or the writer could not express): taken off the queue like the
+    // rest, never retried, counted as rejected instead of sent. The writer
+    // logs why (at a bounded rate).
+    size_t rejected = 0;
   };
 
   // Writes `records` in order (a batch of at most a few thousand). A retried

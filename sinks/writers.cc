@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "sinks/influx_writer.h"
 #include "sinks/kafka_writer.h"
 
 namespace sinks {
@@ -16,6 +17,11 @@ absl::StatusOr<std::unique_ptr<SinkWriter>> MakeWriter(const SinkUrl& url) {
   }
   if (url.scheme == "ipfix" || url.scheme == "ipfix+tcp") {
     return NewIpfixWriter(url);
+  }
+  if (url.scheme == "influx" || url.scheme == "influx2") {
+    absl::StatusOr<std::string> token = InfluxToken(url);
+    if (!token.ok()) return token.status();
+    return NewInfluxWriter(url, *std::move(token), InfluxOptions());
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "-sink=", url.redacted, ": unknown scheme \"", url.scheme, "\""));

@@ -14,7 +14,9 @@
 namespace sinks {
 
 // Dispatches on url.scheme to one of the functions below; a kafka URL's
-// librdkafka properties are checked first (CheckKafkaUrl, kafka_writer.h).
+// librdkafka properties are checked first (CheckKafkaUrl, kafka_writer.h),
+// an influx2 URL's token taken from the environment (InfluxToken,
+// influx_writer.h).
 absl::StatusOr<std::unique_ptr<SinkWriter>> MakeWriter(const SinkUrl& url);
 
 std::unique_ptr<SinkWriter> NewSqliteWriter(const SinkUrl& url);

@@ -26,6 +26,7 @@ struct WriterState {
   int fail_connects = 0;       // the next N Connect()s fail
   int fail_writes = 0;         // the next N Write()s fail
   size_t partial = 0;          // a failing Write still takes this many first
+  size_t reject = 0;           // each Write says this many it took were refused
   bool block = false;          // Write() waits while this is true
   absl::Duration write_delay;  // each Write() takes this long
   // Did:
@@ -96,6 +97,7 @@ class TestWriter : public SinkWriter {
     }
     s_->calls += 'r';
     result.written = take;
+    result.rejected = std::min(s_->reject, take);
     s_->cv.notify_all();
     return result;
   }
@@ -203,6 +205,25 @@ TEST(SinkRunner, MeasurementsKeepTheirPlaceAmongRecordsInBatchesOfOneKind) {
   // at most batch_records.
   EXPECT_EQ(state->calls, "rmmrm");
   EXPECT_EQ(runner.stats().sent, 8u);
+}
+
+TEST(SinkRunner, RejectedRecordsAreCountedApartAndNotRetried) {
+  auto state = std::make_shared<WriterState>();
+  state->reject = 2;  // of each batch of 10, 2 are refused as bad data
+  SinkRunner runner("test", std::make_unique<TestWriter>(state),
+                    FastOptions(/*batch_records=*/10));
+  state->block = true;  // all 30 queued before the first write
+  runner.Start();
+  for (uint32_t i = 0; i < 30; ++i) ASSERT_TRUE(runner.Offer(Record(i)));
+  state->Release();
+  runner.Stop(absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(state->written, Iota(30));  // each taken once
+  EXPECT_EQ(state->writes, 3);
+  const SinkRunner::Stats s = runner.stats();
+  EXPECT_EQ(s.sent, 24u);
+  EXPECT_EQ(s.rejected, 6u);
+  EXPECT_EQ(s.failed, 0u);
+  EXPECT_EQ(s.dropped, 0u);
 }
 
 TEST(SinkRunner, MeasurementsShareTheQueueBoundAndItsCounts) {

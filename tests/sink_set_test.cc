@@ -107,11 +107,13 @@ TEST(SinkSet, EverySinkGetsEveryRecordAndCountsAreExposed) {
             0);
   EXPECT_EQ(series.at("tcpinfo_sink_records_total{" + la + ",result=dropped,}"),
             0);
+  EXPECT_EQ(
+      series.at("tcpinfo_sink_records_total{" + la + ",result=rejected,}"), 0);
   EXPECT_EQ(series.at("tcpinfo_sink_records_total{" + lb + ",result=sent,}"),
             300);
   EXPECT_EQ(series.at("tcpinfo_sink_queue_records{" + la + ",}"), 0);
   EXPECT_EQ(series.at("tcpinfo_sink_queue_records{" + lb + ",}"), 0);
-  EXPECT_EQ(series.size(), 8u);
+  EXPECT_EQ(series.size(), 10u);
 }
 
 TEST(SinkSet, ADeadSinkDropsOnlyItsOwnRecords) {

@@ -215,12 +215,57 @@ TEST(SinkUrl, IpfixErrors) {
   EXPECT_THAT(ErrorOf("ipfix:10.77.0.7:4739"), HasSubstr("want ipfix://"));
 }
 
+TEST(SinkUrl, InfluxWithCredentialsRedacted) {
+  absl::StatusOr<SinkUrl> url =
+      ParseSinkUrl("influx://writer:s%3Acret%40x@10.77.0.5:8086/net%20data");
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_EQ(url->scheme, "influx");
+  EXPECT_EQ(url->hosts, "10.77.0.5:8086");
+  EXPECT_EQ(url->user, "writer");
+  EXPECT_EQ(url->password, "s:cret@x");
+  EXPECT_EQ(url->database, "net data");
+  EXPECT_EQ(url->redacted, "influx://writer@10.77.0.5:8086/net%20data");
+  url = ParseSinkUrl("influx://[fd77::5]:8086/tcpinfo");
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_EQ(url->hosts, "[fd77::5]:8086");
+  EXPECT_EQ(url->user, "");
+  EXPECT_EQ(url->database, "tcpinfo");
+}
+
+TEST(SinkUrl, Influx2OrgAndBucket) {
+  absl::StatusOr<SinkUrl> url =
+      ParseSinkUrl("influx2://localhost:8086/my%20org/netgraph");
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_EQ(url->scheme, "influx2");
+  EXPECT_EQ(url->hosts, "localhost:8086");
+  EXPECT_EQ(url->org, "my org");
+  EXPECT_EQ(url->database, "netgraph");
+  EXPECT_EQ(url->redacted, "influx2://localhost:8086/my%20org/netgraph");
+}
+
+TEST(SinkUrl, InfluxErrors) {
+  EXPECT_THAT(ErrorOf("influx://h:8086"), HasSubstr("/DATABASE"));
+  EXPECT_THAT(ErrorOf("influx://h:8086/"), HasSubstr("/DATABASE"));
+  EXPECT_THAT(ErrorOf("influx://h:8086/a/b"), HasSubstr("/DATABASE"));
+  EXPECT_THAT(ErrorOf("influx://h/db"), HasSubstr("want HOST:PORT"));
+  EXPECT_THAT(ErrorOf("influx://h:8086/db?u=x"), HasSubstr("no query"));
+  EXPECT_THAT(ErrorOf("influx://:pw@h:8086/db"), HasSubstr("empty user"));
+  EXPECT_THAT(ErrorOf("influx://h:8086/d%zz"), HasSubstr("bad %-escape"));
+  EXPECT_THAT(ErrorOf("influx2://h:8086/org"), HasSubstr("/ORG/BUCKET"));
+  EXPECT_THAT(ErrorOf("influx2://h:8086/org/b/c"), HasSubstr("/ORG/BUCKET"));
+  const std::string e = ErrorOf("influx2://u:secret@h:8086/org/b");
+  EXPECT_THAT(e, HasSubstr("INFLUX_TOKEN"));
+  EXPECT_THAT(e, Not(HasSubstr("secret")));
+  EXPECT_THAT(ErrorOf("influx:h:8086/db"), HasSubstr("want influx://"));
+}
+
 TEST(SinkUrl, UnknownOrMissingScheme) {
   EXPECT_EQ(ErrorOf("mysql://u:pw@h/db"),
             "-sink=mysql://u@h/db: unknown scheme \"mysql\" (want "
             "sqlite:PATH, jsonl:PATH, jsonl:-, postgres://..., "
-            "kafka://HOST:PORT/TOPIC, ipfix://HOST:PORT or "
-            "ipfix+tcp://HOST:PORT)");
+            "kafka://HOST:PORT/TOPIC, ipfix://HOST:PORT, "
+            "ipfix+tcp://HOST:PORT, influx://HOST:PORT/DATABASE or "
+            "influx2://HOST:PORT/ORG/BUCKET)");
   EXPECT_THAT(ErrorOf("flows.db"), HasSubstr("no scheme"));
   EXPECT_THAT(ErrorOf(""), StartsWith("-sink=: no scheme"));
   EXPECT_THAT(ErrorOf(":x"), HasSubstr("no scheme"));

@@ -1,11 +1,7 @@
 #include "tests/testutil/postgres_server.h"
 
-#include <fcntl.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -19,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/testutil/farm.h"
+#include "tests/testutil/free_port.h"
 
 namespace testutil {
 
@@ -26,21 +23,6 @@ namespace {
 
 constexpr char kBin[] = "/usr/lib/postgresql/15/bin/";
 constexpr uid_t kNobody = 65534;
-
-// A port on 127.0.0.1 that nothing listened on a moment ago.
-absl::StatusOr<uint16_t> FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError("socket");
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-                  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-  close(fd);
-  if (!ok) return absl::InternalError("bind 127.0.0.1:0");
-  return ntohs(a.sin_port);
-}
 
 absl::Status WriteFile(const std::string& path, absl::string_view text,
                        std::ios::openmode mode = std::ios::trunc) {
@@ -73,7 +55,7 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
                          chown(pwfile.c_str(), kNobody, kNobody) != 0)) {
     return absl::InternalError(absl::StrCat("chown nobody ", server->dir_));
   }
-  absl::StatusOr<uint16_t> port = FreePort();
+  absl::StatusOr<uint16_t> port = FreeLoopbackPort();
   if (!port.ok()) return port.status();
   server->port_ = *port;
 
@@ -102,13 +84,7 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
 
 PostgresServer::~PostgresServer() {
   if (dir_.empty()) return;
-  if (reaper_ > 0) {
-    close(reaper_pipe_);  // the reaper stops the server, removes dir_
-    if (WaitFor(reaper_, absl::Seconds(20)) < 0) {
-      kill(reaper_, SIGKILL);
-      waitpid(reaper_, nullptr, 0);
-    }
-  }
+  reaper_.Finish(absl::Seconds(20));  // stops the server, removes dir_
   // In case the reaper could not.
   const std::string pidfile = dir_ + "/data/postmaster.pid";
   if (std::filesystem::exists(pidfile)) {
@@ -176,34 +152,14 @@ absl::StatusOr<std::vector<std::vector<std::string>>> PostgresServer::Query(
 }
 
 absl::Status PostgresServer::StartReaper() {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe2");
   const std::string as_user =
       geteuid() == 0 ? "/usr/bin/setpriv --reuid=65534 --regid=65534 "
                        "--clear-groups -- "
                      : "";
-  const std::string script = absl::StrCat(
-      "read _; ", as_user, "/usr/bin/env -C ", dir_, " ", kBin, "pg_ctl -D ",
-      dir_, "/data stop -m immediate -w -t 10; pid=$(head -n1 ", dir_,
-      "/data/postmaster.pid) && kill -9 \"$pid\"; rm -rf ", dir_);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setsid();  // outlives a kill of the test's process group
-    dup2(fds[0], 0);
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
-    _exit(127);
-  }
-  close(fds[0]);
-  if (pid < 0) {
-    close(fds[1]);
-    return absl::InternalError("fork");
-  }
-  reaper_ = pid;
-  reaper_pipe_ = fds[1];
-  return absl::OkStatus();
+  return reaper_.Start(absl::StrCat(
+      as_user, "/usr/bin/env -C ", dir_, " ", kBin, "pg_ctl -D ", dir_,
+      "/data stop -m immediate -w -t 10; pid=$(head -n1 ", dir_,
+      "/data/postmaster.pid) && kill -9 \"$pid\"; rm -rf ", dir_));
 }
 
 absl::Status PostgresServer::PgCtl(const std::vector<std::string>& args) const {

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "tests/testutil/reaper.h"
 
 namespace testutil {
 
@@ -69,8 +70,7 @@ class PostgresServer {
 
   std::string dir_;
   uint16_t port_ = 0;
-  pid_t reaper_ = -1;
-  int reaper_pipe_ = -1;  // its write end, O_CLOEXEC
+  Reaper reaper_;
 };
 
 }  // namespace testutil
