@@ -14,7 +14,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config clang clang-format
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus
   iproute2 python3 procps systemd strace
   libsqlite3-dev sqlite3 libpq-dev librdkafka-dev libfixbuf-dev
-  nfdump libfixbuf-tools postgresql-15)
+  nfdump libfixbuf-tools postgresql-15 tcpdump ethtool)
 
 install_deps() {
   local missing=()

@@ -92,8 +92,9 @@ TEST_F(TrafficObserverTest, EachDirectionAddsPayloadPlusSegmentsTimesHeaders) {
   Cycle({Message(Out4(), Counters(5000, 900, 14, 11))});
   // Unchanged: no snapshot, nothing added.
   Cycle({Message(Out4(), Counters(5000, 900, 14, 11))});
-  // Final deltas come with the destroy event.
-  tcp::TcpInfo last = Counters(7000, 1000, 20, 15);
+  // Final deltas come with the destroy event; bytes_received counts the
+  // peer's FIN, which is no payload.
+  tcp::TcpInfo last = Counters(7000, 1001, 20, 15);
   last.state = tcp::kClose;
   inetdiag::Msg closed = Out4();
   closed.state = tcp::kClose;

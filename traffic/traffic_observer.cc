@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 
 #include "absl/container/flat_hash_map.h"
@@ -22,6 +23,8 @@ constexpr absl::string_view kProto = "tcp";
 // What the observer keeps of one open connection.
 struct Connection {
   flows::FlowCounters total;  // at its last snapshot
+  // Payload received counted so far: bytes_received less the peer's FIN.
+  uint64_t received_payload = 0;
   collector::IpAddress local;
   collector::IpAddress remote;
   std::string local_label;
@@ -35,6 +38,17 @@ struct Connection {
   bool local_final = false;
   bool remote_final = false;
 };
+
+// Received payload in `total`: tcpi_bytes_received counts the peer's FIN
+// (one sequence number) once it arrived, which the states after it show;
+// a connection closed (CLOSE) is taken to have had one.
+uint64_t ReceivedPayload(const flows::FlowCounters& total, uint8_t state) {
+  const bool fin = state == tcp::kCloseWait || state == tcp::kLastAck ||
+                   state == tcp::kClosing || state == tcp::kTimeWait ||
+                   state == tcp::kClose;
+  return fin && total.bytes_received > 0 ? total.bytes_received - 1
+                                         : total.bytes_received;
+}
 
 }  // namespace
 
@@ -134,6 +148,10 @@ void TrafficObserver::OnSnapshot(uint64_t cookie, parse::Timestamp,
   // Options are known once the handshake is done; a segment before it
   // (the SYN) is priced without them.
   c.header = HeaderBytes(c.wire_ipv4, info.options);
+  const uint64_t received = std::max(
+      c.received_payload, ReceivedPayload(c.total, record.Idm().state));
+  const uint64_t received_delta = received - c.received_payload;
+  c.received_payload = received;
   if (c.baseline) {
     c.baseline = false;
     return;
@@ -145,7 +163,7 @@ void TrafficObserver::OnSnapshot(uint64_t cookie, parse::Timestamp,
   }
   rep_->AddDirection(c.local_label, c.remote_label, c.service, d.bytes_sent,
                      d.segs_out, c.header);
-  rep_->AddDirection(c.remote_label, c.local_label, c.service, d.bytes_received,
+  rep_->AddDirection(c.remote_label, c.local_label, c.service, received_delta,
                      d.segs_in, c.header);
 }
 

@@ -11,11 +11,12 @@
 // Each direction of a connection is its own series: what it sent (src its
 // local address, dst the remote; bytes_sent, retransmissions included, and
 // segs_out) and what it received (src remote, dst local; bytes_received and
-// segs_in). Segments are priced at HeaderBytes (header_size.h) of the
-// connection's family and options. proto is "tcp"; service the name
-// (service_names.h) of the server side's port: the local port if it is
-// listening (flows::ListeningPorts) when the connection is first seen, else
-// the remote port; "" when the port has no name.
+// segs_in; bytes_received less the one sequence number of the peer's FIN
+// once a state after it, or CLOSE, shows it came). Segments are priced at
+// HeaderBytes (header_size.h) of the connection's family and options. proto is
+// "tcp"; service the name (service_names.h) of the server side's port: the
+// local port if it is listening (flows::ListeningPorts) when the connection is
+// first seen, else the remote port; "" when the port has no name.
 //
 //   OnFlowOpen   remembers the connection (LISTEN sockets are ignored):
 //                its labels, its service. Connections first seen before the
