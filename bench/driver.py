@@ -26,13 +26,16 @@ With --sink URL it compares instead, in the same rounds and on the same
 connections, tcp-info without sinks and with -sink=URL ("{out}" in URL
 stands for the daemon's output directory): CPU per cycle of each, their
 ratio, and the memory per connection with the sink, plus the flow records
-the sink sent (tcpinfo_sink_records_total) and dropped.
+the sink sent (tcpinfo_sink_records_total) and dropped. With --traffic it
+compares tcp-info without and with -traffic the same way, and reports the
+ntm_bytes_total series and bytes counted.
 
 Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py                       # N = 1000, 10000, 50000
   bench/driver.py --conns 1000 --cycles 200
   bench/driver.py --conns 10000 --streaming-pct 10 --interval 100ms
   bench/driver.py --conns 10000 --churn 100 --sink 'sqlite:{out}/flows.db'
+  bench/driver.py --conns 10000 --traffic
 """
 
 import argparse
@@ -151,13 +154,13 @@ def count_files(root):
     return sum(len(files) for _, _, files in os.walk(root))
 
 
-def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None):
+def run_daemon(name, cycles, interval, idle=False, timeout=900, flags=()):
     """Runs tcp-info until it is in steady state, then measures `cycles`
     polling cycles; returns a dict of what they cost. `idle`: the namespace
-    holds no connection (no file to wait for). `sink`: a -sink URL, "{out}"
+    holds no connection (no file to wait for). `flags`: more flags, "{out}"
     standing for the output directory."""
     out = tempfile.mkdtemp(prefix="tcpinfo-bench-")
-    extra = ["-sink=" + sink.replace("{out}", out)] if sink else []
+    extra = [f.replace("{out}", out) for f in flags]
     argv = in_ns(name, [os.path.join(BIN, "tcp-info"), "-output", out,
                         "-interval", interval,
                         "-prometheusx.listen-address=127.0.0.1:%d"
@@ -245,6 +248,10 @@ def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None):
         "sink_dropped": sum(v for k, v in m2.items()
                             if k.startswith("tcpinfo_sink_records_total")
                             and 'result="dropped"' in k),
+        "traffic_series": sum(1 for k in m2
+                              if k.startswith("ntm_bytes_total{")),
+        "traffic_bytes": sum(v for k, v in m2.items()
+                             if k.startswith("ntm_bytes_total{")),
         "bytes": size,
         "ok": proc.returncode == 0,
     }
@@ -285,8 +292,8 @@ def measure(n, args):
         # Rounds of floor, daemon, floor: each round gives one ratio; the
         # medians over rounds are reported, with the range.
         rounds = []
-        if args.sink:
-            return compare_sink(n, name, args)
+        if args.sink or args.traffic:
+            return compare_with(n, name, args)
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
             d = run_daemon(name, args.cycles, args.interval)
@@ -330,20 +337,25 @@ def measure(n, args):
         farm("down", "--name", name, "--force", check=False)
 
 
-def compare_sink(n, name, args):
-    """Rounds of tcp-info without sinks and with -sink=args.sink, in
+def compared_flags(args):
+    """The flags --sink or --traffic compares tcp-info with."""
+    return ["-sink=" + args.sink] if args.sink else ["-traffic"]
+
+
+def compare_with(n, name, args):
+    """Rounds of tcp-info without and with compared_flags(args), in
     alternating order: under churn the kernel's socket table (TIME_WAIT
     sockets included) keeps changing, and a fixed order would charge the
     drift to the second run of every round."""
     rounds = []
     for i in range(args.repeat):
-        def run(sink=None):
-            return run_daemon(name, args.cycles, args.interval, sink=sink)
+        def run(flags=()):
+            return run_daemon(name, args.cycles, args.interval, flags=flags)
         if i % 2 == 0:
             plain = run()
-            with_sink = run(args.sink)
+            with_sink = run(compared_flags(args))
         else:
-            with_sink = run(args.sink)
+            with_sink = run(compared_flags(args))
             plain = run()
         rounds.append({"plain": plain["cpu_per_cycle"],
                        "sink": with_sink["cpu_per_cycle"],
@@ -352,6 +364,8 @@ def compare_sink(n, name, args):
                        "rss": with_sink["rss"], "plain_rss": plain["rss"],
                        "sent": with_sink["sink_sent"],
                        "dropped": with_sink["sink_dropped"],
+                       "series": with_sink["traffic_series"],
+                       "traffic_bytes": with_sink["traffic_bytes"],
                        "ok": plain["ok"] and with_sink["ok"]})
     med = lambda key: median([r[key] for r in rounds])
     return {"n": n, "plain_ms": med("plain") * 1e3,
@@ -362,6 +376,7 @@ def compare_sink(n, name, args):
             "plain_rss_mb": median([x for r in rounds
                                     for x in r["plain_rss"]]) / 2**20,
             "sent": med("sent"), "dropped": max(r["dropped"] for r in rounds),
+            "series": med("series"), "traffic_bytes": med("traffic_bytes"),
             "ok": all(r["ok"] for r in rounds)}
 
 
@@ -389,10 +404,14 @@ def main():
     p.add_argument("--sink", default="",
                    help="compare tcp-info without sinks and with -sink=URL "
                    "({out} = the daemon's output directory)")
+    p.add_argument("--traffic", action="store_true",
+                   help="compare tcp-info without and with -traffic")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
-    for b in ("tcp-info", "dump_bench"):
+    # Comparisons run no floor.
+    comparing = args.sink or args.traffic
+    for b in ("tcp-info",) if comparing else ("tcp-info", "dump_bench"):
         if not os.access(os.path.join(BIN, b), os.X_OK):
             sys.exit("driver.py: build/bin/%s missing: run ./build.sh bench" % b)
     idle = run_daemon_idle(args)
@@ -400,6 +419,25 @@ def main():
           % (os.uname().release, os.cpu_count(), idle / 2**20))
     print("interval %s, %d %% streaming, %d rounds of %d cycles (medians)"
           % (args.interval, args.streaming_pct, args.repeat, args.cycles))
+    if args.traffic and not args.sink:
+        print("interval %s, %d %% streaming, churn %d/s, %d rounds of %d "
+              "cycles (medians); -traffic"
+              % (args.interval, args.streaming_pct, args.churn, args.repeat,
+                 args.cycles))
+        print("| N | without CPU/cycle | -traffic CPU/cycle | ratio (range) "
+              "| RSS without | RSS -traffic | ntm_bytes_total series "
+              "| bytes counted |")
+        print("|---|---|---|---|---|---|---|---|")
+        for n in [int(x) for x in args.conns.split(",")]:
+            r = measure(n, args)
+            print("| %d | %.3f ms | %.3f ms | %.3f (%.3f–%.3f) | %.1f MB "
+                  "| %.1f MB | %d | %.0f |%s"
+                  % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
+                     r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
+                     r["rss_mb"], r["series"], r["traffic_bytes"],
+                     "" if r["ok"] else " (a daemon run failed)"),
+                  flush=True)
+        return
     if args.sink:
         print("interval %s, %d %% streaming, churn %d/s, %d rounds of %d "
               "cycles (medians); sink %s"

@@ -58,7 +58,7 @@ class PeerNames {
   PeerNames(const PeerNames&) = delete;
   PeerNames& operator=(const PeerNames&) = delete;
 
-  // As above; the view is valid until the next Lookup.
+  // As above; the reference is valid until the next Lookup.
   const std::string& Lookup(const collector::IpAddress& address);
 
   // Resolves done, addresses dropped because the queue was full.

@@ -32,7 +32,8 @@
 // `names` (-traffic.fqdn), an address kept whole is labelled by its
 // reverse-DNS name once PeerNames has one (by the address until then).
 //
-// Memory: about 250 bytes per open connection; nothing allocated per
+// Memory: about 250 bytes per open connection (and its labels beyond 15
+// characters, e.g. IPv6 addresses); nothing allocated per
 // snapshot except by LabelledCounters::Add (a key string per add).
 //
 // Thread contract: as CollectorObserver, every call on the polling thread;
