@@ -3,10 +3,13 @@
 // the exact series it adds, their labels, services, prefixes and the cap.
 #include "traffic/traffic_observer.h"
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "collector/collector.h"
 #include "gtest/gtest.h"
@@ -230,6 +233,47 @@ TEST_F(TrafficObserverTest, FqdnLabelsPeersOnceTheirNameIsKnown) {
   // The first add, before the name was known, went to the address.
   EXPECT_EQ(Values("10.77.0.2", "10.77.0.1", "farm")[2], 10u);
   EXPECT_EQ(Values("10.77.0.2", "srv.example", "farm")[2], 20u);
+}
+
+TEST_F(TrafficObserverTest, AHangingResolverNeverDelaysACycle) {
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+  };
+  auto gate = std::make_shared<Gate>();
+  auto names = std::make_unique<PeerNames>(
+      PeerNamesOptions{.resolve = [gate](const collector::IpAddress&) {
+        std::unique_lock<std::mutex> lock(gate->mu);
+        gate->cv.wait(lock, [&] { return gate->open; });
+        return std::string("never.example");
+      }});
+  TrafficOptions o;
+  o.names = names.get();
+  Start(o);
+  Cycle({});
+  // 300 peers, each new to the resolver, whose thread hangs on the first.
+  for (uint32_t round = 1; round <= 3; ++round) {
+    std::vector<std::string> dump;
+    for (int i = 0; i < 300; ++i) {
+      const std::string peer =
+          absl::StrCat("10.77.", 1 + i / 200, ".", i % 200);
+      dump.push_back(Message(Out4(kA + i, peer.c_str()),
+                             Counters(100 * round, 0, round, 0)));
+    }
+    const absl::Time start = absl::Now();
+    Cycle(dump);
+    EXPECT_LT(absl::Now() - start, absl::Milliseconds(200)) << round;
+  }
+  // Every peer is labelled by its address, with all it sent.
+  EXPECT_EQ(Values("10.77.0.2", "10.77.2.99", "farm")[2], 300u);
+  EXPECT_EQ(Values("10.77.0.2", "10.77.1.0", "farm")[2], 300u);
+  names.reset();
+  {
+    std::lock_guard<std::mutex> lock(gate->mu);
+    gate->open = true;
+  }
+  gate->cv.notify_all();
 }
 
 }  // namespace
