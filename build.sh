@@ -19,7 +19,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config clang clang-format
   libsqlite3-dev sqlite3 libpq-dev librdkafka-dev libfixbuf-dev
   nfdump libfixbuf-tools postgresql-15
   debhelper dpkg-dev fakeroot lintian man-db
-  libnftnl-dev nftables ethtool
+  libnftnl-dev nftables ethtool tcpdump
   libcurl4-openssl-dev influxdb influxdb-client)
 
 install_deps() {

@@ -29,6 +29,8 @@ ratio, and the memory per connection with the sink, plus the flow records
 the sink sent (tcpinfo_sink_records_total) and dropped. With --filter EXPR
 it compares tcp-info unfiltered and with -filter=EXPR the same way, and
 reports the share of connections the filter selected (files archived).
+With --traffic it compares tcp-info without and with -traffic the same
+way.
 
 Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py                       # N = 1000, 10000, 50000
@@ -45,6 +47,7 @@ streaming percent. With --life it measures the CPU of a connection's life
 connections and C replaced per second: the CPU per second above the same
 farm without churn, divided by C.
   bench/driver.py --conns 10000 --filter '{1pct}'
+  bench/driver.py --conns 10000 --traffic
 """
 
 import argparse
@@ -279,6 +282,10 @@ def run_daemon(name, cycles, interval, idle=False, timeout=900, flags=()):
         "sink_dropped": sum(v for k, v in m2.items()
                             if k.startswith("tcpinfo_sink_records_total")
                             and 'result="dropped"' in k),
+        "traffic_series": sum(1 for k in m2
+                              if k.startswith("ntm_bytes_total{")),
+        "traffic_bytes": sum(v for k, v in m2.items()
+                             if k.startswith("ntm_bytes_total{")),
         "bytes": size,
         "ok": proc.returncode == 0,
     }
@@ -327,6 +334,8 @@ def measure(n, args):
             return compare(n, name, args,
                            ["-filter=" + args.filter.replace(
                                "{1pct}", one_percent_of_ports(name))])
+        if args.traffic:
+            return compare(n, name, args, ["-traffic"])
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
             d = run_daemon(name, args.cycles, args.interval)
@@ -564,10 +573,14 @@ def main():
                    help="compare tcp-info unfiltered and with -filter=EXPR "
                    "({1pct} = a local-port range holding 1 %% of the "
                    "connections)")
+    p.add_argument("--traffic", action="store_true",
+                   help="compare tcp-info without and with -traffic")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
-    for b in ("tcp-info", "dump_bench"):
+    # Comparisons run no floor.
+    comparing = args.sink or args.traffic or args.filter or args.poll
+    for b in ("tcp-info",) if comparing else ("tcp-info", "dump_bench"):
         if not os.access(os.path.join(BIN, b), os.X_OK):
             sys.exit("driver.py: build/bin/%s missing: run ./build.sh bench" % b)
     if args.life:
@@ -612,6 +625,19 @@ def main():
           % (os.uname().release, os.cpu_count(), idle / 2**20))
     print("interval %s, %d %% streaming, %d rounds of %d cycles (medians)"
           % (args.interval, args.streaming_pct, args.repeat, args.cycles))
+    if args.traffic and not args.sink:
+        print("interval %s, %d %% streaming, churn %d/s, %d rounds of %d "
+              "cycles (medians); -traffic"
+              % (args.interval, args.streaming_pct, args.churn, args.repeat,
+                 args.cycles))
+        print_table(args, ["N", "without CPU/cycle", "-traffic CPU/cycle",
+                           "ratio (range)", "RSS without", "RSS -traffic"],
+                    lambda n, r: "| %d | %.3f ms | %.3f ms | %.3f (%.3f–%.3f) "
+                    "| %.1f MB | %.1f MB |"
+                    % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
+                       r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
+                       r["rss_mb"]))
+        return
     if args.sink:
         print("interval %s, %d %% streaming, churn %d/s, %d rounds of %d "
               "cycles (medians); sink %s"

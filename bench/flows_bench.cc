@@ -23,8 +23,6 @@
 
 namespace {
 
-using parse::ArchivalRecord;
-
 class DroppingConsumer : public flows::RecordConsumer {
  public:
   void Consume(flows::FlowRecord record) override {
@@ -35,22 +33,7 @@ class DroppingConsumer : public flows::RecordConsumer {
 };
 
 // N connections, each with two distinct real snapshots.
-struct Snapshots {
-  std::vector<ArchivalRecord> a, b;
-  std::vector<parse::RecordView> a_views, b_views;
-
-  explicit Snapshots(int n) {
-    const auto& records = bench::LongConnection();
-    for (int i = 0; i < n; ++i) {
-      a.push_back(bench::AsConnection(records[100 + i % 300], 1000 + i));
-      b.push_back(bench::AsConnection(records[101 + i % 300], 1000 + i));
-    }
-    for (int i = 0; i < n; ++i) {
-      a_views.push_back(a[i].View());
-      b_views.push_back(b[i].View());
-    }
-  }
-};
+using Snapshots = bench::SnapshotPairs;
 
 flows::FlowTrackerOptions Options() {
   flows::FlowTrackerOptions o;

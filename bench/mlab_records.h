@@ -89,6 +89,25 @@ inline parse::ArchivalRecord AsConnection(parse::ArchivalRecord r,
   return r;
 }
 
+// N connections (cookies 1000 + i), each with two consecutive real
+// snapshots of the long connection, and views of both.
+struct SnapshotPairs {
+  std::vector<parse::ArchivalRecord> a, b;
+  std::vector<parse::RecordView> a_views, b_views;
+
+  explicit SnapshotPairs(int n) {
+    const auto& records = LongConnection();
+    for (int i = 0; i < n; ++i) {
+      a.push_back(AsConnection(records[100 + i % 300], 1000 + i));
+      b.push_back(AsConnection(records[101 + i % 300], 1000 + i));
+    }
+    for (int i = 0; i < n; ++i) {
+      a_views.push_back(a[i].View());
+      b_views.push_back(b[i].View());
+    }
+  }
+};
+
 }  // namespace bench
 
 #endif  // TCPINFO_BENCH_MLAB_RECORDS_H_

@@ -58,6 +58,17 @@ absl::Status SetDuration(absl::string_view v, absl::Duration min,
   return absl::OkStatus();
 }
 
+// A Prometheus metric name prefix.
+bool IsMetricPrefix(absl::string_view v) {
+  if (v.empty()) return false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    const bool letter = absl::ascii_isalpha(c) || c == '_' || c == ':';
+    if (!letter && !(i > 0 && absl::ascii_isdigit(c))) return false;
+  }
+  return true;
+}
+
 // Flags whose repeated values are URLs, which may hold commas: one value
 // per use on the command line, white-space separated in the environment.
 bool TakesUrls(absl::string_view flag) { return flag == "sink"; }
@@ -279,6 +290,62 @@ const std::vector<FlagSpec>& Specs() {
          }
          c->gateway_max_series = n;
          return absl::OkStatus();
+       }},
+      {"traffic", "", "false",
+       "Also count bytes and packets by peer and service on the metrics "
+       "port, as network-traffic-metrics does: <prefix>_bytes_total and "
+       "<prefix>_packets_total with labels src, dst, service and proto, and "
+       "tcpinfo_traffic_payload_bytes_total, from every connection's "
+       "tcp_info counters (see the README, \"Traffic by peer and "
+       "service\").",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetBool(v, &c->traffic);
+       }},
+      {"traffic.metric-prefix", "prefix", "ntm",
+       "Name prefix of the -traffic byte and packet counters.", false,
+       [](absl::string_view v, Config* c) {
+         if (!IsMetricPrefix(v)) {
+           return Bad("want a metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)");
+         }
+         c->traffic_metric_prefix = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"traffic.local-prefix", "bits", "\"\" (whole addresses)",
+       "Label local addresses by their network: V4 (IPv4 to /V4, IPv6 "
+       "whole) or V4,V6 (IPv6 to /V6 too), e.g. 24,64. v4-mapped IPv6 "
+       "addresses count as IPv4.",
+       false,
+       [](absl::string_view v, Config* c) {
+         c->traffic_local_prefix = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"traffic.remote-prefix", "bits", "\"\" (whole addresses)",
+       "The same for remote addresses.", false,
+       [](absl::string_view v, Config* c) {
+         c->traffic_remote_prefix = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"traffic.max-series", "series", "1000",
+       "At most this many label sets per -traffic counter; traffic of new "
+       "ones is summed under src=dst=service=proto=\"other\" and counted "
+       "in tcpinfo_traffic_series_overflow_total.",
+       false,
+       [](absl::string_view v, Config* c) {
+         size_t n;
+         if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 10000000) {
+           return Bad("want a whole number 1-10000000");
+         }
+         c->traffic_max_series = n;
+         return absl::OkStatus();
+       }},
+      {"traffic.fqdn", "", "false",
+       "Label -traffic peers by their reverse-DNS names, resolved on a "
+       "thread of their own (at most 20 a second, cached 10 minutes); an "
+       "address is its own label until its name is known.",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetBool(v, &c->traffic_fqdn);
        }},
       {"logx.debug", "value", "false",
        "true or false (Go's spellings): debug lines on stderr, prefixed "

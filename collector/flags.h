@@ -64,6 +64,14 @@ struct Config {
   std::vector<std::string> gateway_lan;
   absl::Duration gateway_interval = absl::Seconds(1);
   size_t gateway_max_series = 1000;
+  // -traffic: bytes and packets by peer and service (traffic/). The
+  // prefixes are checked by traffic::AddressPrefix::Parse in main.
+  bool traffic = false;
+  std::string traffic_metric_prefix = "ntm";
+  std::string traffic_local_prefix;   // "" = whole addresses
+  std::string traffic_remote_prefix;  // "" = whole addresses
+  size_t traffic_max_series = 1000;
+  bool traffic_fqdn = false;
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked

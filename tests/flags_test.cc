@@ -498,5 +498,40 @@ TEST(Flags, SinkQueueSizeAndActiveTimeoutMistakes) {
   }
 }
 
+TEST(Flags, TrafficFlagsFromTheCommandLineAndTheEnvironment) {
+  absl::StatusOr<Config> c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->traffic);
+  EXPECT_EQ(c->traffic_metric_prefix, "ntm");
+  EXPECT_EQ(c->traffic_local_prefix, "");
+  EXPECT_EQ(c->traffic_max_series, 1000u);
+  EXPECT_FALSE(c->traffic_fqdn);
+  c = Parse({"-traffic", "-traffic.metric-prefix=edge",
+             "-traffic.local-prefix=24,64", "-traffic.max-series", "50"},
+            {{"TRAFFIC_REMOTE_PREFIX", "16"},
+             {"TRAFFIC_FQDN", "true"},
+             {"TRAFFIC_MAX_SERIES", "7"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->traffic);
+  EXPECT_EQ(c->traffic_metric_prefix, "edge");
+  EXPECT_EQ(c->traffic_local_prefix, "24,64");
+  EXPECT_EQ(c->traffic_remote_prefix, "16");
+  EXPECT_EQ(c->traffic_max_series, 50u);
+  EXPECT_TRUE(c->traffic_fqdn);
+  for (const char* arg :
+       {"-traffic.metric-prefix=1ntm",
+        "-traffic.metric-prefix=", "-traffic.metric-prefix=a-b",
+        "-traffic.max-series=0", "-traffic.max-series=x"}) {
+    EXPECT_FALSE(Parse({arg}).ok()) << arg;
+  }
+  const std::string usage = Usage("tcp-info");
+  for (const char* text :
+       {"-traffic  [$TRAFFIC]", "-traffic.metric-prefix prefix",
+        "[$TRAFFIC_LOCAL_PREFIX]", "[$TRAFFIC_REMOTE_PREFIX]",
+        "[$TRAFFIC_MAX_SERIES]", "-traffic.fqdn  [$TRAFFIC_FQDN]"}) {
+    EXPECT_THAT(usage, HasSubstr(text));
+  }
+}
+
 }  // namespace
 }  // namespace collector

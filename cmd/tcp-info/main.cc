@@ -28,6 +28,10 @@
 #include "saver/saver.h"
 #include "sinks/sink_set.h"
 #include "sinks/sink_url.h"
+#include "traffic/address_prefix.h"
+#include "traffic/peer_names.h"
+#include "traffic/service_names.h"
+#include "traffic/traffic_observer.h"
 
 namespace {
 
@@ -78,6 +82,18 @@ int main(int argc, char** argv) {
       return Fail(kUsageError, std::string(url.status().message()));
     sink_urls.push_back(*std::move(url));
   }
+  absl::StatusOr<traffic::AddressPrefix> local_prefix =
+      traffic::AddressPrefix::Parse(config->traffic_local_prefix);
+  absl::StatusOr<traffic::AddressPrefix> remote_prefix =
+      traffic::AddressPrefix::Parse(config->traffic_remote_prefix);
+  for (const auto& [flag, parsed] :
+       {std::pair{"-traffic.local-prefix", &local_prefix},
+        std::pair{"-traffic.remote-prefix", &remote_prefix}}) {
+    if (!parsed->ok()) {
+      return Fail(kUsageError, absl::StrCat("invalid value for flag ", flag,
+                                            ": ", parsed->status().message()));
+    }
+  }
   // Flow records and their sinks, only with a -sink (none: nothing
   // changes).
   std::unique_ptr<sinks::SinkSet> sink_set;
@@ -127,6 +143,41 @@ int main(int argc, char** argv) {
       return Fail(kUsageError, std::string(started.status().message()));
     gateway = *std::move(started);
   }
+  // -traffic: bytes and packets by peer and service, with a listening-port
+  // watcher and (-traffic.fqdn) a resolver thread of its own.
+  traffic::ServiceNames services;
+  flows::ListeningPorts traffic_listening;
+  std::unique_ptr<traffic::PeerNames> peer_names;
+  std::unique_ptr<traffic::TrafficObserver> traffic_observer;
+  if (config->traffic) {
+    absl::StatusOr<traffic::ServiceNames> loaded =
+        traffic::ServiceNames::Load("/etc/services");
+    if (loaded.ok()) {
+      services = *std::move(loaded);
+    } else {
+      std::fprintf(stderr, "tcp-info: traffic: %s; service labels empty\n",
+                   std::string(loaded.status().message()).c_str());
+    }
+    const absl::Status watching = traffic_listening.Start();
+    if (!watching.ok()) {
+      std::fprintf(stderr,
+                   "tcp-info: traffic: cannot watch listening sockets (%s); "
+                   "services are the remote ports'\n",
+                   std::string(watching.message()).c_str());
+    }
+    if (config->traffic_fqdn) {
+      peer_names =
+          std::make_unique<traffic::PeerNames>(traffic::PeerNamesOptions{});
+    }
+    traffic_observer = std::make_unique<traffic::TrafficObserver>(
+        traffic::TrafficOptions{.metric_prefix = config->traffic_metric_prefix,
+                                .local_prefix = *local_prefix,
+                                .remote_prefix = *remote_prefix,
+                                .max_series = config->traffic_max_series,
+                                .services = &services,
+                                .listening = &traffic_listening,
+                                .names = peer_names.get()});
+  }
 
   // Metrics and the event socket; like the saver's, their threads start
   // after the signal mask is set. An empty address or path turns one off.
@@ -140,6 +191,9 @@ int main(int argc, char** argv) {
         metrics.collectable(), std::make_shared<metrics::ProcessCollector>()};
     if (sink_set != nullptr) collectables.push_back(sink_set->collectable());
     if (gateway != nullptr) collectables.push_back(gateway->collectable());
+    if (traffic_observer != nullptr) {
+      collectables.push_back(traffic_observer->collectable());
+    }
     absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
         metrics::MetricsServer::Start(
             config->prometheus_listen_address, collectables, {},
@@ -167,6 +221,7 @@ int main(int argc, char** argv) {
   observers.Add(&telemetry);
   observers.Add(debug.get());
   if (metrics_server != nullptr) observers.Add(&connection_store);
+  observers.Add(traffic_observer.get());
   // With a -sink: flow records from a tracker beside them.
   std::unique_ptr<flows::FlowTracker> tracker;
   if (sink_set != nullptr) {
