@@ -14,7 +14,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config clang clang-format
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus
   iproute2 python3 procps systemd strace
   libsqlite3-dev sqlite3 libpq-dev librdkafka-dev libfixbuf-dev
-  nfdump libfixbuf-tools postgresql-15)
+  nfdump libfixbuf-tools postgresql-15
+  libbpf-dev bpftool libelf-dev zlib1g-dev)
 
 install_deps() {
   local missing=()
@@ -44,7 +45,7 @@ case "$cmd" in
     install_deps
     build build
     mkdir -p data
-    exec ./build/bin/tcp-info -output=./data -sink=sqlite:./data/flows.db \
+    exec ./build/bin/tcp-info -output=./data -sink=sqlite:./data/flows.db -owners \
       -prometheusx.listen-address=localhost:9990 "$@"
     ;;
   test)

@@ -52,6 +52,9 @@ struct Config {
   std::vector<std::string> sinks;
   size_t sink_queue_size = 65536;
   absl::Duration flows_active_timeout = absl::Seconds(60);
+  bool owners = false;  // -owners: each connection's process, user, cgroup
+  size_t owners_max_series = 500;
+  absl::Duration owners_interval = absl::Seconds(10);
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked
