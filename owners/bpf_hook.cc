@@ -60,11 +60,13 @@ struct BpfHook::Rep {
   owners_bpf* skel = nullptr;
   int map_fd = -1;
   bool accepts = false;
+  std::string why_no_accepts;
 };
 
 absl::StatusOr<std::unique_ptr<BpfHook>> BpfHook::Open() {
   libbpf_set_print(KeepLastMessage);
   last_libbpf_message.clear();
+  std::string first_failure;
   for (bool with_uses : {true, false}) {
     auto rep = std::make_unique<Rep>();
     rep->skel = owners_bpf__open();
@@ -72,15 +74,22 @@ absl::StatusOr<std::unique_ptr<BpfHook>> BpfHook::Open() {
     bpf_program__set_autoload(rep->skel->progs.owners_send, with_uses);
     bpf_program__set_autoload(rep->skel->progs.owners_recv, with_uses);
     if (int err = owners_bpf__load(rep->skel); err != 0) {
-      if (with_uses) continue;  // try with the connect probe alone
+      if (with_uses) {  // try with the connect probe alone
+        first_failure = std::string(Failed("load", err).message());
+        continue;
+      }
       return Failed("load", err);
     }
     if (int err = owners_bpf__attach(rep->skel); err != 0) {
-      if (with_uses) continue;
+      if (with_uses) {
+        first_failure = std::string(Failed("attach", err).message());
+        continue;
+      }
       return Failed("attach", err);
     }
     rep->map_fd = bpf_map__fd(rep->skel->maps.owners);
     rep->accepts = with_uses;
+    rep->why_no_accepts = first_failure;
     return std::unique_ptr<BpfHook>(new BpfHook(std::move(rep)));
   }
   return Failed("load", EINVAL);
@@ -98,6 +107,7 @@ bool BpfHook::Lookup(uint64_t cookie, HookRecord* record) {
 }
 
 bool BpfHook::accepts() const { return rep_->accepts; }
+std::string BpfHook::why_no_accepts() const { return rep_->why_no_accepts; }
 
 #else  // built without the BPF program
 
@@ -111,6 +121,7 @@ absl::StatusOr<std::unique_ptr<BpfHook>> BpfHook::Open() {
 
 bool BpfHook::Lookup(uint64_t, HookRecord*) { return false; }
 bool BpfHook::accepts() const { return false; }
+std::string BpfHook::why_no_accepts() const { return ""; }
 
 #endif
 

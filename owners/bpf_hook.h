@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "owners/socket_hook.h"
@@ -37,6 +38,8 @@ class BpfHook : public SocketHook {
   bool Lookup(uint64_t cookie, HookRecord* record) override;
   // Whether accepted connections are recorded too (the first-use probes).
   bool accepts() const;
+  // Why not, when not.
+  std::string why_no_accepts() const;
 
  private:
   struct Rep;

@@ -139,8 +139,9 @@ int main(int argc, char** argv) {
       owner_options.hook_state = "bpf";
       if (!owner_hook->accepts()) {
         std::fprintf(stderr,
-                     "tcp-info: owners: BPF hook records connects only (no "
-                     "sock_send_length tracepoint on this kernel)\n");
+                     "tcp-info: owners: BPF hook records connects only, "
+                     "accepted connections from /proc: %s\n",
+                     owner_hook->why_no_accepts().c_str());
       }
     } else {
       std::fprintf(stderr,
