@@ -26,13 +26,17 @@ With --sink URL it compares instead, in the same rounds and on the same
 connections, tcp-info without sinks and with -sink=URL ("{out}" in URL
 stands for the daemon's output directory): CPU per cycle of each, their
 ratio, and the memory per connection with the sink, plus the flow records
-the sink sent (tcpinfo_sink_records_total) and dropped.
+the sink sent (tcpinfo_sink_records_total) and dropped. --flags FLAGS
+compares the same way without and with those daemon flags (with --sink,
+the second run has both): --flags=-owners gives the cost of owner
+attribution (/proc scans, the BPF hook, per-owner sums).
 
 Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py                       # N = 1000, 10000, 50000
   bench/driver.py --conns 1000 --cycles 200
   bench/driver.py --conns 10000 --streaming-pct 10 --interval 100ms
   bench/driver.py --conns 10000 --churn 100 --sink 'sqlite:{out}/flows.db'
+  bench/driver.py --conns 10000 --churn 100 --flags=-owners
 """
 
 import argparse
@@ -151,13 +155,15 @@ def count_files(root):
     return sum(len(files) for _, _, files in os.walk(root))
 
 
-def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None):
+def run_daemon(name, cycles, interval, idle=False, timeout=900, sink=None,
+               flags=()):
     """Runs tcp-info until it is in steady state, then measures `cycles`
     polling cycles; returns a dict of what they cost. `idle`: the namespace
     holds no connection (no file to wait for). `sink`: a -sink URL, "{out}"
     standing for the output directory."""
     out = tempfile.mkdtemp(prefix="tcpinfo-bench-")
     extra = ["-sink=" + sink.replace("{out}", out)] if sink else []
+    extra += list(flags)
     argv = in_ns(name, [os.path.join(BIN, "tcp-info"), "-output", out,
                         "-interval", interval,
                         "-prometheusx.listen-address=127.0.0.1:%d"
@@ -285,7 +291,7 @@ def measure(n, args):
         # Rounds of floor, daemon, floor: each round gives one ratio; the
         # medians over rounds are reported, with the range.
         rounds = []
-        if args.sink:
+        if args.sink or args.flags:
             return compare_sink(n, name, args)
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
@@ -337,13 +343,15 @@ def compare_sink(n, name, args):
     drift to the second run of every round."""
     rounds = []
     for i in range(args.repeat):
-        def run(sink=None):
-            return run_daemon(name, args.cycles, args.interval, sink=sink)
+        def run(sink=None, flags=()):
+            return run_daemon(name, args.cycles, args.interval, sink=sink,
+                              flags=flags)
+        compared = args.flags.split()
         if i % 2 == 0:
             plain = run()
-            with_sink = run(args.sink)
+            with_sink = run(args.sink, compared)
         else:
-            with_sink = run(args.sink)
+            with_sink = run(args.sink, compared)
             plain = run()
         rounds.append({"plain": plain["cpu_per_cycle"],
                        "sink": with_sink["cpu_per_cycle"],
@@ -389,6 +397,9 @@ def main():
     p.add_argument("--sink", default="",
                    help="compare tcp-info without sinks and with -sink=URL "
                    "({out} = the daemon's output directory)")
+    p.add_argument("--flags", default="",
+                   help="compare tcp-info without and with these flags "
+                   "(white-space separated), e.g. -owners")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
@@ -400,11 +411,11 @@ def main():
           % (os.uname().release, os.cpu_count(), idle / 2**20))
     print("interval %s, %d %% streaming, %d rounds of %d cycles (medians)"
           % (args.interval, args.streaming_pct, args.repeat, args.cycles))
-    if args.sink:
+    if args.sink or args.flags:
         print("interval %s, %d %% streaming, churn %d/s, %d rounds of %d "
-              "cycles (medians); sink %s"
+              "cycles (medians); sink %s, flags %s"
               % (args.interval, args.streaming_pct, args.churn, args.repeat,
-                 args.cycles, args.sink))
+                 args.cycles, args.sink or "none", args.flags or "none"))
         print("| N | no sink CPU/cycle | with sink CPU/cycle | ratio (range) "
               "| RSS no sink | RSS with sink | per conn with sink "
               "| records sent | dropped |")
