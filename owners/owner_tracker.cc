@@ -16,6 +16,7 @@
 #include "inetdiag/inet_diag.h"
 #include "metrics/labelled_counters.h"
 #include "owners/cgroup_path.h"
+#include "owners/socket_key.h"
 #include "prometheus/metric_family.h"
 #include "tcp/tcp_info.h"
 
@@ -371,18 +372,8 @@ void OwnerTracker::OnFlowOpen(uint64_t cookie, parse::Timestamp,
   std::unique_ptr<Conn>& slot = r.conns[cookie];
   if (slot != nullptr) return;
   slot = std::make_unique<Conn>();
-  SocketKey& key = slot->key;
-  key.cookie = cookie;
-  key.inode = idm.inode;
-  // A destroy event's message names no socket: no inode, uid or cgroup.
-  if (idm.inode != 0) {
-    key.uid = idm.uid;
-    if (first.Has(inetdiag::kCgroupId) &&
-        first.attributes[inetdiag::kCgroupId].size() >= sizeof(uint64_t)) {
-      std::memcpy(&key.cgroup_id, first.attributes[inetdiag::kCgroupId].data(),
-                  sizeof(uint64_t));
-    }
-  }
+  slot->key = SocketKeyOf(cookie, first);
+  const SocketKey& key = slot->key;
   {
     std::lock_guard<std::mutex> lock(r.mu);
     r.requests.push_back({key, Clock::now()});
