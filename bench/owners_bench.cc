@@ -110,13 +110,13 @@ void BM_TrackerCycle10k(benchmark::State& state) {
   owners::OwnerTrackerOptions o;
   o.resolver.max_scan_share = 0;
   o.resolver.min_rescan = std::chrono::milliseconds(0);
+  std::vector<std::string> messages;
+  for (int i = 0; i < kConns; ++i) messages.push_back(Message(i + 1, 1000));
   const size_t heap_before = bench::HeapBytes();
   owners::OwnerTracker tracker(o);
-  std::vector<std::string> messages;
   const parse::Timestamp t = parse::Timestamp::FromUnixNanos(1);
   for (int i = 0; i < kConns; ++i) {
-    messages.push_back(Message(i + 1, 1000));
-    absl::StatusOr<parse::RecordView> v = parse::SplitMessage(messages.back());
+    absl::StatusOr<parse::RecordView> v = parse::SplitMessage(messages[i]);
     tracker.OnFlowOpen(i + 1, t, *v);
     tracker.OnSnapshot(i + 1, t, *v, parse::Change::kNew);
   }

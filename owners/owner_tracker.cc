@@ -193,8 +193,7 @@ struct OwnerTracker::Rep {
         if (owner->cgroup_id != 0) {
           cgroups.emplace_back(owner->cgroup_id, owner->cgroup);
         }
-        answered.push_back(
-            {r.key.cookie, std::make_shared<const Owner>(*std::move(owner))});
+        answered.push_back({r.key.cookie, Intern(*std::move(owner))});
       }
       scans->store(resolver.scans());
       {
@@ -207,6 +206,27 @@ struct OwnerTracker::Rep {
       outstanding -= answered.size();
       if (outstanding == 0) idle_cv.notify_all();
     }
+  }
+
+  // One shared Owner for all the connections of one process, user and
+  // cgroup (most of a host's connections share a few), so a connection
+  // costs a pointer, not its own strings.
+  std::shared_ptr<const Owner> Intern(Owner owner) {
+    std::string key =
+        absl::StrCat(owner.pid, "/", owner.holders, "/", owner.uid, "/",
+                     owner.cgroup_id, "/", owner.comm, "/", owner.exe);
+    std::weak_ptr<const Owner>& slot = interned[key];
+    if (std::shared_ptr<const Owner> known = slot.lock()) {
+      if (*known == owner) return known;
+    }
+    auto made = std::make_shared<const Owner>(std::move(owner));
+    slot = made;
+    if (interned.size() > 2 * interned_after_prune + 1024) {
+      absl::erase_if(interned,
+                     [](const auto& entry) { return entry.second.expired(); });
+      interned_after_prune = interned.size();
+    }
+    return made;
   }
 
   // --- polling thread ----------------------------------------------------
@@ -355,6 +375,10 @@ struct OwnerTracker::Rep {
   std::mutex cache_mu;
   absl::flat_hash_map<uint32_t, std::string> known_users;
   absl::flat_hash_map<uint64_t, std::string> known_cgroups;
+
+  // Resolver thread.
+  absl::flat_hash_map<std::string, std::weak_ptr<const Owner>> interned;
+  size_t interned_after_prune = 0;
 
   std::thread thread;
 };

@@ -35,8 +35,9 @@
 // the time; a connection not yet resolved gets its uid and the user and
 // cgroup already known for them, and its process from the kernel hook.
 //
-// Memory: about 1.1 KiB of heap per open connection (its totals, its
-// resolved Owner; bench/owners_bench).
+// Memory: about 430 bytes of heap per open connection (its totals and a
+// pointer to its Owner, which the connections of one process, user and
+// cgroup share; bench/owners_bench).
 // Thread contract: the observer and source calls on the polling thread;
 // collectable() from any; one resolver thread of its own.
 #ifndef TCPINFO_OWNERS_OWNER_TRACKER_H_
