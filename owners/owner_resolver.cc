@@ -52,9 +52,18 @@ std::optional<Owner> OwnerResolver::TryResolve(const SocketKey& key,
         !Hooked(key)) {
       const Clock::time_point now = Clock::now();
       if (now < next_scan() && scans_ != 0) {
-        if (now - last_new_scan_ >= std::chrono::milliseconds(20)) {
-          last_new_scan_ = now;
+        // With a hook new connections are its; without, a cheap scan of
+        // new and changed processes, within the same share of a core.
+        if (options_.hook == nullptr && now >= next_quick_scan_) {
           inodes_.ScanNew();
+          ++quick_scans_;
+          const Clock::time_point done = Clock::now();
+          Clock::duration gap = std::chrono::milliseconds(20);
+          if (options_.max_scan_share > 0) {
+            gap = std::max(gap, std::chrono::duration_cast<Clock::duration>(
+                                    (done - now) / options_.max_scan_share));
+          }
+          next_quick_scan_ = done + gap;
           holders = inodes_.Find(key.inode);
         }
         if (holders == nullptr) return std::nullopt;

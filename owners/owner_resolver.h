@@ -8,9 +8,9 @@
 // The process: the socket inode's holders from the last /proc/PID/fd scan
 // (lowest pid, count). An inode the last scan did not see is looked up in
 // the hook's records (the process that connected or accepted it); one the
-// hook does not know makes a scan of the processes the last scan did not
-// see (new ones: cheap, at most every 20 ms), then a new scan of all, at
-// most one per min_rescan and
+// hook does not know makes, without a hook, a scan of the processes new or
+// changed since the last scan (cheap: at most every 20 ms and within
+// max_scan_share), then a new scan of all, at most one per min_rescan and
 // within max_scan_share of a core (a scan reads every fd of the host:
 // about 5 us each); one still unseen by a scan that started after the
 // socket was asked for has no process in /proc (it has gone, or may not be
@@ -69,6 +69,8 @@ class OwnerResolver {
   // Scans /proc now; returns the file descriptors read.
   size_t Scan();
   size_t scans() const { return scans_; }
+  // Cheap scans of new and changed processes (ScanNew) so far.
+  size_t quick_scans() const { return quick_scans_; }
   const std::string& cgroup_mount() const { return cgroups_.mount(); }
 
  private:
@@ -84,8 +86,9 @@ class OwnerResolver {
   absl::flat_hash_map<uint32_t, std::optional<ProcessInfo>> processes_;
   Clock::time_point last_scan_{};
   Clock::time_point next_scan_{};
-  Clock::time_point last_new_scan_{};
+  Clock::time_point next_quick_scan_{};
   size_t scans_ = 0;
+  size_t quick_scans_ = 0;
 };
 
 }  // namespace owners

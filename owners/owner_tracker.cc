@@ -1,5 +1,7 @@
 #include "owners/owner_tracker.h"
 
+#include <pthread.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -114,12 +116,22 @@ class Collectable : public prometheus::Collectable {
     s.counter.value = static_cast<double>(scans->load());
     scan_family.metric.push_back(s);
     out.push_back(std::move(scan_family));
+    prometheus::MetricFamily quick_family{
+        "tcpinfo_owners_proc_quick_scans_total",
+        "Scans of the /proc/PID/fd of new and changed processes",
+        prometheus::MetricType::Counter,
+        {}};
+    prometheus::ClientMetric q;
+    q.counter.value = static_cast<double>(quick_scans->load());
+    quick_family.metric.push_back(q);
+    out.push_back(std::move(quick_family));
     return out;
   }
 
   std::vector<std::shared_ptr<metrics::LabelledCounters>> families;
   std::string hook_state;
   std::shared_ptr<std::atomic<uint64_t>> scans;
+  std::shared_ptr<std::atomic<uint64_t>> quick_scans;
 };
 
 }  // namespace
@@ -147,6 +159,7 @@ struct OwnerTracker::Rep {
     collectable->families = {process, user, group};
     collectable->hook_state = options.hook_state;
     collectable->scans = scans;
+    collectable->quick_scans = quick_scans;
     thread = std::thread([this] { ResolverLoop(); });
   }
 
@@ -161,6 +174,7 @@ struct OwnerTracker::Rep {
 
   // --- resolver thread ---------------------------------------------------
   void ResolverLoop() {
+    pthread_setname_np(pthread_self(), "tcpinfo-owners");
     OwnerResolver resolver(options.resolver);
     std::deque<Request> work;
     std::unique_lock<std::mutex> lock(mu);
@@ -196,6 +210,7 @@ struct OwnerTracker::Rep {
         answered.push_back({r.key.cookie, Intern(*std::move(owner))});
       }
       scans->store(resolver.scans());
+      quick_scans->store(resolver.quick_scans());
       {
         std::lock_guard<std::mutex> cache_lock(cache_mu);
         for (auto& [uid, name] : users) known_users.try_emplace(uid, name);
@@ -354,6 +369,8 @@ struct OwnerTracker::Rep {
   const int64_t interval_ns;
   std::shared_ptr<metrics::LabelledCounters> process, user, group;
   std::shared_ptr<std::atomic<uint64_t>> scans =
+      std::make_shared<std::atomic<uint64_t>>(0);
+  std::shared_ptr<std::atomic<uint64_t>> quick_scans =
       std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<Collectable> collectable;
 

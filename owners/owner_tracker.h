@@ -28,7 +28,7 @@
 // user name, group "container:<id>", else "unit:<systemd unit>", else
 // "none" (a cgroup that shows neither); "unknown" where not known. Also
 // tcpinfo_owners_hook{state} (1 for the state: "bpf", or "proc_only") and
-// tcpinfo_owners_proc_scans_total.
+// tcpinfo_owners_proc_scans_total, tcpinfo_owners_proc_quick_scans_total.
 //
 // It is also the flow tracker's OwnerSource (flow record columns) and the
 // event socket's EventOwnerSource (open events): both get what is known at
@@ -39,7 +39,8 @@
 // pointer to its Owner, which the connections of one process, user and
 // cgroup share; bench/owners_bench).
 // Thread contract: the observer and source calls on the polling thread;
-// collectable() from any; one resolver thread of its own.
+// collectable() from any; one resolver thread of its own
+// ("tcpinfo-owners" in /proc/PID/task/*/comm).
 #ifndef TCPINFO_OWNERS_OWNER_TRACKER_H_
 #define TCPINFO_OWNERS_OWNER_TRACKER_H_
 
