@@ -1,5 +1,7 @@
 #include "owners/bpf_hook.h"
 
+#include <sys/stat.h>
+
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -66,11 +68,16 @@ struct BpfHook::Rep {
 absl::StatusOr<std::unique_ptr<BpfHook>> BpfHook::Open() {
   libbpf_set_print(KeepLastMessage);
   last_libbpf_message.clear();
+  // This thread's network namespace: only its sockets are recorded.
+  struct stat ns;
+  const uint32_t netns =
+      stat("/proc/thread-self/ns/net", &ns) == 0 ? ns.st_ino : 0;
   std::string first_failure;
   for (bool with_uses : {true, false}) {
     auto rep = std::make_unique<Rep>();
     rep->skel = owners_bpf__open();
     if (rep->skel == nullptr) return Failed("open", errno);
+    rep->skel->rodata->target_netns = netns;
     bpf_program__set_autoload(rep->skel->progs.owners_send, with_uses);
     bpf_program__set_autoload(rep->skel->progs.owners_recv, with_uses);
     if (int err = owners_bpf__load(rep->skel); err != 0) {

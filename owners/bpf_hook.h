@@ -4,7 +4,8 @@
 // first used (its first send or receive by a task, sock:sock_send_length
 // and sock:sock_recv_length: so an accepted socket is its accepting
 // process's, the accept path having no tracepoint), keyed by socket cookie
-// in an LRU hash of 65,536 entries (the oldest are evicted first).
+// in an LRU hash of 65,536 entries (the oldest are evicted first), for the
+// sockets of the network namespace of the thread that opened it only.
 // Connections shorter than a poll, gone from /proc before any scan, keep
 // their owner so.
 //

@@ -80,7 +80,11 @@ struct Conn {
 struct Request {
   SocketKey key;
   Clock::time_point asked;
+  int retries = 0;
 };
+
+constexpr int kHookRetries = 20;
+constexpr std::chrono::milliseconds kHookRetryGap{50};
 
 struct Result {
   uint64_t cookie;
@@ -183,8 +187,10 @@ struct OwnerTracker::Rep {
         if (work.empty()) {
           cv.wait(lock, [&] { return stop || !requests.empty(); });
         } else {
-          cv.wait_until(lock, resolver.next_scan(),
-                        [&] { return stop || !requests.empty(); });
+          cv.wait_until(
+              lock,
+              std::min(resolver.next_scan(), Clock::now() + kHookRetryGap),
+              [&] { return stop || !requests.empty(); });
         }
         if (stop) break;
       }
@@ -198,6 +204,14 @@ struct OwnerTracker::Rep {
         Request r = work.front();
         work.pop_front();
         std::optional<Owner> owner = resolver.TryResolve(r.key, r.asked);
+        // With the hook, a socket no scan found and the hook does not know
+        // yet (an accepted one before its first send or receive) is asked
+        // again a few times before it is unknown.
+        if (owner.has_value() && owner->pid == 0 &&
+            options.resolver.hook != nullptr && r.retries < kHookRetries) {
+          ++r.retries;
+          owner.reset();
+        }
         if (!owner.has_value()) {
           work.push_back(r);
           continue;
@@ -417,7 +431,7 @@ void OwnerTracker::OnFlowOpen(uint64_t cookie, parse::Timestamp,
   const SocketKey& key = slot->key;
   {
     std::lock_guard<std::mutex> lock(r.mu);
-    r.requests.push_back({key, Clock::now()});
+    r.requests.push_back({key, Clock::now(), 0});
     ++r.outstanding;
   }
   r.cv.notify_one();

@@ -11,7 +11,9 @@
 //                to the resolution's delay).
 //   OnFlowClose  the connection is forgotten at the next cycle, after its
 //                owner got its final deltas (one still being resolved
-//                waits for its answer).
+//                waits for its answer; with the hook, one that neither a
+//                scan nor the hook names yet, an accepted one before its
+//                first send or receive, is asked again for up to 1 s).
 //   OnCycle      answers from the resolver are taken; each owner's new
 //                traffic goes to the Prometheus families below; every
 //                `interval` one kProcessTraffic measurement per process

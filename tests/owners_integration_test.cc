@@ -157,13 +157,26 @@ class OwnersIntegration : public ::testing::Test {
 
   // The polling thread, in a network namespace of its own (lo up): the
   // daemon's wiring of -owners with a flow tracker.
-  void StartPoller(SocketHook* hook) {
+  // With `with_hook`, the BPF hook, opened in the namespace (it records
+  // that namespace's sockets only).
+  void StartPoller(bool with_hook) {
     std::atomic<int> ready{0};
-    poller_ = std::thread([this, hook, &ready] {
+    poller_ = std::thread([this, with_hook, &ready] {
       if (unshare(CLONE_NEWNET) != 0 || std::system("ip link set lo up") != 0) {
         ready = -1;
         return;
       }
+      std::unique_ptr<BpfHook> bpf;
+      if (with_hook) {
+        absl::StatusOr<std::unique_ptr<BpfHook>> opened = BpfHook::Open();
+        if (!opened.ok() || !(*opened)->accepts()) {
+          ADD_FAILURE() << "BPF hook: " << opened.status();
+          ready = -1;
+          return;
+        }
+        bpf = *std::move(opened);
+      }
+      SocketHook* hook = bpf.get();
       ns_fd_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
       OwnerTrackerOptions oo;
       oo.resolver.hook = hook;
@@ -345,10 +358,7 @@ class OwnersIntegration : public ::testing::Test {
 };
 
 TEST_F(OwnersIntegration, WithTheHookEveryProcessIsCreditedItsBytes) {
-  absl::StatusOr<std::unique_ptr<BpfHook>> hook = BpfHook::Open();
-  ASSERT_TRUE(hook.ok()) << hook.status();
-  ASSERT_TRUE((*hook)->accepts());
-  ASSERT_NO_FATAL_FAILURE(StartPoller(hook->get()));
+  ASSERT_NO_FATAL_FAILURE(StartPoller(true));
   StartServer();
   const std::map<std::string, uint64_t> want = RunClients();
   StopPoller();
@@ -387,7 +397,7 @@ TEST_F(OwnersIntegration, WithTheHookEveryProcessIsCreditedItsBytes) {
 }
 
 TEST_F(OwnersIntegration, WithoutTheHookShortConnectionsAreUnknown) {
-  ASSERT_NO_FATAL_FAILURE(StartPoller(nullptr));
+  ASSERT_NO_FATAL_FAILURE(StartPoller(false));
   StartServer();
   const std::map<std::string, uint64_t> want = RunClients();
   StopPoller();

@@ -26,6 +26,17 @@ struct owner_value {
   char comm[16];
 };
 
+// The network namespace (its inode number) whose sockets are recorded, set
+// by user space before load; 0: every namespace. Sockets of other
+// namespaces (other tests, containers) would only crowd the map.
+const volatile __u32 target_netns = 0;
+
+static __always_inline int wanted(struct sock *sk) {
+  if (sk->sk_protocol != IPPROTO_TCP) return 0;
+  if (target_netns == 0) return 1;
+  return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) == target_netns;
+}
+
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
@@ -51,7 +62,7 @@ static __always_inline void record(struct sock *sk) {
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(owners_connect, struct sock *sk, int oldstate, int newstate) {
-  if (newstate != TCP_SYN_SENT || sk->sk_protocol != IPPROTO_TCP) return 0;
+  if (newstate != TCP_SYN_SENT || !wanted(sk)) return 0;
   record(sk);
   return 0;
 }
@@ -59,7 +70,7 @@ int BPF_PROG(owners_connect, struct sock *sk, int oldstate, int newstate) {
 // A socket's first send or receive by a task (an accepted one, or one made
 // before the hook): in that task's context. Later calls find the record.
 static __always_inline void first_use(struct sock *sk) {
-  if (sk->sk_protocol != IPPROTO_TCP) return;
+  if (!wanted(sk)) return;
   __u64 cookie = bpf_get_socket_cookie(sk);
   if (bpf_map_lookup_elem(&owners, &cookie) != 0) return;
   struct owner_value v = {};
