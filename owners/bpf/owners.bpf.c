@@ -10,11 +10,13 @@
 //   tp_btf/sock_recv_length     task (accepted sockets: the accept path
 //                               has no tracepoint, and kprobes or fexit
 //                               are missing on some kernels), 6.3 on
+// vmlinux.h first: libbpf's headers use its types.
+// clang-format off
 #include "vmlinux.h"
-
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+// clang-format on
 
 // Layout shared with owners/bpf_hook.cc (struct HookValue).
 struct owner_value {
