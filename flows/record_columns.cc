@@ -65,7 +65,7 @@ constexpr Column kColumns[] = {
      "lowest pid of the processes holding the socket; 0 unknown"},
     {"comm", T::kText, "", "that process's name; empty unknown"},
     {"uid", T::kInteger, "", "the socket's uid; 4294967295 unknown"},
-    {"user", T::kText, "", "the uid's user name; empty unknown"},
+    {"user_name", T::kText, "", "the uid's user name; empty unknown"},
     {"cgroup", T::kText, "", "the socket's cgroup v2 path; empty unknown"},
     {"container", T::kText, "",
      "container id the cgroup shows (docker, podman, containerd, cri-o)"},

@@ -206,7 +206,7 @@ IpfixRecord IpfixElementsOf(const nlohmann::json& j) {
   e["tcpinfoProcessId"] = num("pid");
   e["tcpinfoProcessName"] = text("comm");
   e["tcpinfoUserId"] = num("uid");
-  e["tcpinfoUserName"] = text("user");
+  e["tcpinfoUserName"] = text("user_name");
   e["tcpinfoCgroupPath"] = text("cgroup");
   e["tcpinfoContainerId"] = text("container");
   e["tcpinfoSystemdUnit"] = text("unit");
