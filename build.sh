@@ -20,7 +20,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config clang clang-format
   nfdump libfixbuf-tools postgresql-15
   debhelper dpkg-dev fakeroot lintian man-db
   libnftnl-dev nftables ethtool tcpdump
-  libcurl4-openssl-dev influxdb influxdb-client)
+  libcurl4-openssl-dev influxdb influxdb-client
+  libbpf-dev bpftool libelf-dev zlib1g-dev)
 
 install_deps() {
   local missing=()
@@ -71,7 +72,7 @@ case "$cmd" in
     install_deps
     build build
     mkdir -p data
-    exec ./build/bin/tcp-info -output=./data -sink=sqlite:./data/flows.db \
+    exec ./build/bin/tcp-info -output=./data -sink=sqlite:./data/flows.db -owners \
       -prometheusx.listen-address=localhost:9990 "$@"
     ;;
   test)

@@ -31,6 +31,9 @@ it compares tcp-info unfiltered and with -filter=EXPR the same way, and
 reports the share of connections the filter selected (files archived).
 With --traffic it compares tcp-info without and with -traffic the same
 way.
+--flags FLAGS compares the same way without and with those daemon flags:
+--flags=-owners gives the cost of owner attribution (/proc scans, the BPF
+hook, per-owner sums).
 
 Usage (root, from the repository, after ./build.sh bench or a build):
   bench/driver.py                       # N = 1000, 10000, 50000
@@ -48,6 +51,7 @@ connections and C replaced per second: the CPU per second above the same
 farm without churn, divided by C.
   bench/driver.py --conns 10000 --filter '{1pct}'
   bench/driver.py --conns 10000 --traffic
+  bench/driver.py --conns 10000 --churn 100 --flags=-owners
 """
 
 import argparse
@@ -336,6 +340,8 @@ def measure(n, args):
                                "{1pct}", one_percent_of_ports(name))])
         if args.traffic:
             return compare(n, name, args, ["-traffic"])
+        if args.flags:
+            return compare(n, name, args, args.flags.split())
         for _ in range(args.repeat):
             floor1, sockets = floor_cpu_per_dump(name, args.interval)
             d = run_daemon(name, args.cycles, args.interval)
@@ -575,11 +581,14 @@ def main():
                    "connections)")
     p.add_argument("--traffic", action="store_true",
                    help="compare tcp-info without and with -traffic")
+    p.add_argument("--flags", default="",
+                   help="compare tcp-info without and with these flags "
+                   "(white-space separated), e.g. -owners")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("driver.py: needs root (network namespaces)")
     # Comparisons run no floor.
-    comparing = args.sink or args.traffic or args.filter or args.poll
+    comparing = args.sink or args.traffic or args.filter or args.poll or args.flags
     for b in ("tcp-info",) if comparing else ("tcp-info", "dump_bench"):
         if not os.access(os.path.join(BIN, b), os.X_OK):
             sys.exit("driver.py: build/bin/%s missing: run ./build.sh bench" % b)
@@ -638,9 +647,20 @@ def main():
                        r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
                        r["rss_mb"]))
         return
+    if args.flags and not args.sink:
+        print("flags %s" % args.flags)
+        print_table(args, ["N", "without CPU/cycle", "with CPU/cycle",
+                           "ratio (range)", "RSS without", "RSS with",
+                           "per conn with"],
+                    lambda n, r: "| %d | %.2f ms | %.2f ms | %.3f (%.3f–%.3f) "
+                    "| %.1f MB | %.1f MB | %.2f KiB |"
+                    % (n, r["plain_ms"], r["sink_ms"], r["ratio"],
+                       r["ratio_min"], r["ratio_max"], r["plain_rss_mb"],
+                       r["rss_mb"], (r["rss_mb"] * 2**20 - idle) / 1024 / n))
+        return
     if args.sink:
         print("interval %s, %d %% streaming, churn %d/s, %d rounds of %d "
-              "cycles (medians); sink %s"
+              "cycles (medians); sink %s, flags %s"
               % (args.interval, args.streaming_pct, args.churn, args.repeat,
                  args.cycles, args.sink))
         print_table(args, ["N", "no sink CPU/cycle", "with sink CPU/cycle",

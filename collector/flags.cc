@@ -347,6 +347,34 @@ const std::vector<FlagSpec>& Specs() {
        [](absl::string_view v, Config* c) {
          return SetBool(v, &c->traffic_fqdn);
        }},
+      {"owners", "", "false",
+       "Name each connection's owner: process (pid, name, executable), uid "
+       "and user, cgroup v2 path, container id, Kubernetes pod, systemd "
+       "unit; in flow records, open events, per-owner metrics "
+       "(tcpinfo_owner_*) and per-process measurements. With the privilege "
+       "a BPF hook records the process of each connection as it is made; "
+       "without it /proc scans alone.",
+       false,
+       [](absl::string_view v, Config* c) { return SetBool(v, &c->owners); }},
+      {"owners.max-series", "series", "500",
+       "Label sets each per-owner metric family keeps (per process, per "
+       "user, per container or unit); the rest is summed under \"other\".",
+       false,
+       [](absl::string_view v, Config* c) {
+         size_t n;
+         if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 1000000) {
+           return Bad("want a whole number 1-1000000");
+         }
+         c->owners_max_series = n;
+         return absl::OkStatus();
+       }},
+      {"owners.interval", "duration", "10s",
+       "Period of the per-process traffic measurements (network_data) "
+       "handed to the sinks that take them.",
+       false,
+       [](absl::string_view v, Config* c) {
+         return SetDuration(v, absl::Seconds(1), &c->owners_interval);
+       }},
       {"logx.debug", "value", "false",
        "true or false (Go's spellings): debug lines on stderr, prefixed "
        "\"tcp-info: debug:\": at start the configuration and whether -output "

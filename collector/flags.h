@@ -72,6 +72,9 @@ struct Config {
   std::string traffic_remote_prefix;  // "" = whole addresses
   size_t traffic_max_series = 1000;
   bool traffic_fqdn = false;
+  bool owners = false;  // -owners: each connection's process, user, cgroup
+  size_t owners_max_series = 500;
+  absl::Duration owners_interval = absl::Seconds(10);
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked

@@ -58,8 +58,11 @@ void TelemetryObserver::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
   open_.insert(cookie);
   metrics_->CountFlowOpen();
   if (events_ != nullptr) {
+    eventsocket::EventOwner owner;
+    const bool has_owner = event_owners_ != nullptr &&
+                           event_owners_->OwnerAtOpen(cookie, first, &owner);
     events_->FlowCreated(parse::Timestamp::Now(), saver_->Uuid(cookie),
-                         first.Idm().id);
+                         first.Idm().id, has_owner ? &owner : nullptr);
   }
 }
 

@@ -69,11 +69,18 @@ class TelemetryObserver : public CollectorObserver {
   // open, each stamped when it is made. Returns how many.
   size_t CloseAllFlows();
 
+  // Open events carry their owner from `source` (-owners); null: none.
+  // `source` must outlive the observer.
+  void SetEventOwners(eventsocket::EventOwnerSource* source) {
+    event_owners_ = source;
+  }
+
   size_t open_flows() const { return open_.size(); }
 
  private:
   metrics::Metrics* metrics_;
   eventsocket::Server* events_;
+  eventsocket::EventOwnerSource* event_owners_ = nullptr;
   const saver::Saver* saver_;
   absl::flat_hash_set<uint64_t> open_;
   std::array<metrics::Counter*, kDumpIssueCount> issue_errors_{};

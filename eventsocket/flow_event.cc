@@ -92,7 +92,20 @@ void AppendJsonLine(const FlowEvent& event, std::string* out) {
   // the cookie as a signed int64; we write what it writes.
   absl::StrAppend(out, "\",\"Interface\":", ntohl(id.interface),
                   ",\"Cookie\":", static_cast<int64_t>(inetdiag::Cookie(id)),
-                  "}}\n");
+                  "}");
+  if (event.has_owner) {
+    const EventOwner& o = event.owner;
+    absl::StrAppend(out, ",\"Owner\":{\"PID\":", o.pid, ",\"Comm\":");
+    parse::AppendJsonString(o.comm.view(), out);
+    absl::StrAppend(out, ",\"UID\":", o.uid, ",\"User\":");
+    parse::AppendJsonString(o.user.view(), out);
+    out->append(",\"Container\":");
+    parse::AppendJsonString(o.container.view(), out);
+    out->append(",\"Unit\":");
+    parse::AppendJsonString(o.unit.view(), out);
+    out->push_back('}');
+  }
+  out->append("}\n");
 }
 
 }  // namespace eventsocket

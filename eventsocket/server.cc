@@ -315,11 +315,15 @@ void Server::Enqueue(const FlowEvent& event) {
 }
 
 void Server::FlowCreated(parse::Timestamp timestamp, absl::string_view uuid,
-                         const inetdiag::SockId& id) {
+                         const inetdiag::SockId& id, const EventOwner* owner) {
   FlowEvent event;
   event.type = EventType::kOpen;
   event.timestamp = timestamp;
   event.id = id;
+  if (owner != nullptr) {
+    event.has_owner = true;
+    event.owner = *owner;
+  }
   event.SetUuid(uuid);
   Enqueue(event);
 }

@@ -69,8 +69,10 @@ class Server {
   // the event is made (not a snapshot's).
   //
   // A connection was first archived under `uuid`. Never blocks.
+  // `owner`, when not null, is written as the event's Owner.
   void FlowCreated(parse::Timestamp timestamp, absl::string_view uuid,
-                   const inetdiag::SockId& id);
+                   const inetdiag::SockId& id,
+                   const EventOwner* owner = nullptr);
   // The connection archived under `uuid` ended. Never blocks.
   void FlowDeleted(parse::Timestamp timestamp, absl::string_view uuid);
 

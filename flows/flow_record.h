@@ -66,6 +66,22 @@ struct FlowCounters {
   friend bool operator==(const FlowCounters&, const FlowCounters&) = default;
 };
 
+// Who held the connection's socket, as the owners layer resolved it (with
+// -owners; without it every record has the unknown values): the lowest pid
+// of the processes holding it, its name, the socket's uid and user, its
+// cgroup v2 path and the container id or systemd unit that path shows.
+struct FlowOwner {
+  static constexpr uint32_t kUnknownUid = 0xFFFFFFFFu;  // (uid_t)-1
+
+  uint32_t pid = 0;  // 0 unknown
+  std::string comm;  // "" unknown
+  uint32_t uid = kUnknownUid;
+  std::string user;
+  std::string cgroup;
+  std::string container;
+  std::string unit;
+};
+
 struct FlowRecord {
   std::string uuid;  // the archive's uuid: <prefix>_<cookie %016X>
   uint64_t cookie = 0;
@@ -91,6 +107,8 @@ struct FlowRecord {
   uint32_t rtt_us = 0;             // tcpi_rtt (smoothed) at end_time
   uint64_t max_delivery_rate = 0;  // bytes/s, highest tcpi_delivery_rate seen
   LimitedBy limited_by = LimitedBy::kNone;
+
+  FlowOwner owner;
 };
 
 // Where the flows layer hands its records. Consume is called on the polling
@@ -99,6 +117,15 @@ class RecordConsumer {
  public:
   virtual ~RecordConsumer() = default;
   virtual void Consume(FlowRecord record) = 0;
+};
+
+// Where the flow tracker asks for a record's owner (the owners layer).
+// FillOwner is called on the polling thread when a record is made and must
+// not block; it leaves `owner` as it is when it knows nothing.
+class OwnerSource {
+ public:
+  virtual ~OwnerSource() = default;
+  virtual void FillOwner(uint64_t cookie, FlowOwner* owner) = 0;
 };
 
 }  // namespace flows

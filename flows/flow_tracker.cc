@@ -148,6 +148,7 @@ struct FlowTracker::Rep {
     r.max_delivery_rate = f.max_delivery_rate;
     r.limited_by = LimitedByOf(r.delta);
     f.recorded = f.total;
+    if (options.owners != nullptr) options.owners->FillOwner(cookie, &r.owner);
     consumer->Consume(std::move(r));
   }
 

@@ -66,6 +66,9 @@ struct FlowTrackerOptions {
   // Dump listening sockets on a thread of the tracker's own (false in
   // tests that set the ports with SetListeningPortsForTest).
   bool watch_listeners = true;
+  // Names each record's owner (-owners); none: owners unknown. Must
+  // outlive the tracker.
+  OwnerSource* owners = nullptr;
 };
 
 // The limited_by rule above, on a record's deltas.

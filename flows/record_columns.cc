@@ -60,6 +60,16 @@ constexpr Column kColumns[] = {
      "highest tcpi_delivery_rate seen"},
     {"limited_by", T::kText, "",
      "none, sender, receiver or network (over the record's interval)"},
+    // The owner (-owners; unknown without it).
+    {"pid", T::kInteger, "",
+     "lowest pid of the processes holding the socket; 0 unknown"},
+    {"comm", T::kText, "", "that process's name; empty unknown"},
+    {"uid", T::kInteger, "", "the socket's uid; 4294967295 unknown"},
+    {"user_name", T::kText, "", "the uid's user name; empty unknown"},
+    {"cgroup", T::kText, "", "the socket's cgroup v2 path; empty unknown"},
+    {"container", T::kText, "",
+     "container id the cgroup shows (docker, podman, containerd, cri-o)"},
+    {"unit", T::kText, "", "systemd unit the cgroup shows"},
 };
 
 // Column indexes of the fixed part, in kColumns order.
@@ -91,7 +101,8 @@ std::array<uint64_t, kCounterCount> CounterValues(const FlowCounters& c) {
 #undef TCPINFO_COUNTER_VALUE
 }
 
-static_assert(std::size(kColumns) == kMinRtt + 4);
+constexpr size_t kOwnerPid = kMinRtt + 4;
+static_assert(std::size(kColumns) == kOwnerPid + 7);
 
 }  // namespace
 
@@ -130,6 +141,14 @@ void VisitColumns(const FlowRecord& r, ColumnVisitor& v) {
   v.Integer(c[kMinRtt + 1], r.rtt_us);
   v.Integer(c[kMinRtt + 2], r.max_delivery_rate);
   v.Text(c[kMinRtt + 3], LimitedByName(r.limited_by));
+  const FlowOwner& o = r.owner;
+  v.Integer(c[kOwnerPid], o.pid);
+  v.Text(c[kOwnerPid + 1], o.comm);
+  v.Integer(c[kOwnerPid + 2], o.uid);
+  v.Text(c[kOwnerPid + 3], o.user);
+  v.Text(c[kOwnerPid + 4], o.cgroup);
+  v.Text(c[kOwnerPid + 5], o.container);
+  v.Text(c[kOwnerPid + 6], o.unit);
 }
 
 }  // namespace flows

@@ -73,6 +73,14 @@ struct WireRecord {
   uint8_t end_reason;
   uint8_t limited_by;
   uint8_t padding[2];
+  // The owner (-owners).
+  fbVarfield_t comm;
+  fbVarfield_t user;
+  fbVarfield_t cgroup;
+  fbVarfield_t container;
+  fbVarfield_t unit;
+  uint32_t pid;
+  uint32_t uid;
 };
 
 enum class Only : uint8_t { kBoth, kIpv4, kIpv6, kInternal };
@@ -159,6 +167,13 @@ constexpr Field kFields[] = {
     TCPINFO_FIELD("tcpinfoEndReason", end_reason, Only::kBoth),
     TCPINFO_FIELD("tcpinfoLimitedBy", limited_by, Only::kBoth),
     TCPINFO_FIELD("paddingOctets", padding, Only::kInternal),
+    TCPINFO_VARFIELD("tcpinfoProcessName", comm),
+    TCPINFO_VARFIELD("tcpinfoUserName", user),
+    TCPINFO_VARFIELD("tcpinfoCgroupPath", cgroup),
+    TCPINFO_VARFIELD("tcpinfoContainerId", container),
+    TCPINFO_VARFIELD("tcpinfoSystemdUnit", unit),
+    TCPINFO_FIELD("tcpinfoProcessId", pid, Only::kBoth),
+    TCPINFO_FIELD("tcpinfoUserId", uid, Only::kBoth),
 };
 
 #undef TCPINFO_FIELD
@@ -251,6 +266,20 @@ constexpr Enterprise kEnterprise[] = {
     {"tcpinfoPacketTotalCount", 25, 8, FB_UINT_64,
      kTotal | FB_UNITS_PACKETS | FB_IE_F_REVERSIBLE,
      "segments sent (reverse: received)"},
+    {"tcpinfoProcessId", 26, 4, FB_UINT_32, kCode,
+     "lowest pid of the processes holding the socket, 0 unknown"},
+    {"tcpinfoProcessName", 27, FB_IE_VARLEN, FB_STRING, FB_IE_DEFAULT,
+     "that process's name, empty unknown"},
+    {"tcpinfoUserId", 28, 4, FB_UINT_32, kCode,
+     "the socket's uid, 4294967295 unknown"},
+    {"tcpinfoUserName", 29, FB_IE_VARLEN, FB_STRING, FB_IE_DEFAULT,
+     "the uid's user name"},
+    {"tcpinfoCgroupPath", 30, FB_IE_VARLEN, FB_STRING, FB_IE_DEFAULT,
+     "the socket's cgroup v2 path"},
+    {"tcpinfoContainerId", 31, FB_IE_VARLEN, FB_STRING, FB_IE_DEFAULT,
+     "container id the cgroup shows"},
+    {"tcpinfoSystemdUnit", 32, FB_IE_VARLEN, FB_STRING, FB_IE_DEFAULT,
+     "systemd unit the cgroup shows"},
 };
 
 // IANA flowEndReason values (RFC 5102).
@@ -346,6 +375,13 @@ void Fill(const FlowRecord& r, WireRecord& w) {
   w.tcp_state = r.state;
   w.end_reason = static_cast<uint8_t>(r.end_reason);
   w.limited_by = static_cast<uint8_t>(r.limited_by);
+  w.comm = Varfield(r.owner.comm);
+  w.user = Varfield(r.owner.user);
+  w.cgroup = Varfield(r.owner.cgroup);
+  w.container = Varfield(r.owner.container);
+  w.unit = Varfield(r.owner.unit);
+  w.pid = r.owner.pid;
+  w.uid = r.owner.uid;
 }
 
 absl::Status FixbufError(absl::string_view what, GError* err) {

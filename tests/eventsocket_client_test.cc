@@ -25,15 +25,20 @@ TEST(EventSocketClient, PrintsEventsAndReconnectsAfterServerRestart) {
 
   auto server = eventsocket::Server::Start({.path = path});
   ASSERT_TRUE(server.ok()) << server.status();
-  // The client exits by itself after three events; `timeout` bounds a
+  // The client exits by itself after four events; `timeout` bounds a
   // failure.
   FILE* client =
       popen(("timeout 20 " + testutil::BinaryPath("eventsocket-client") +
-             " -tcpinfo.eventsocket " + path + " -count=3 2>/dev/null")
+             " -tcpinfo.eventsocket " + path + " -count=4 2>/dev/null")
                 .c_str(),
             "r");
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(WaitForClients(**server, 1));
+  // An open event with -owners' Owner: passed on as it is.
+  eventsocket::EventOwner owner;
+  owner.pid = 77;
+  owner.comm.Set("curl");
+  (*server)->FlowCreated(t, "with-owner", inetdiag::SockId{}, &owner);
   (*server)->FlowDeleted(t, "before-restart");
   ASSERT_TRUE((*server)->Flush(absl::Seconds(5)));
 
@@ -57,7 +62,13 @@ TEST(EventSocketClient, PrintsEventsAndReconnectsAfterServerRestart) {
            "\"UUID\":\"" +
            uuid + "\",\"ID\":null}\n";
   };
-  EXPECT_EQ(output, close_line("before-restart") +
+  const std::string open_line =
+      "{\"Event\":0,\"Timestamp\":\"2026-11-22T01:26:45.264601601Z\","
+      "\"UUID\":\"with-owner\",\"ID\":{\"SPort\":0,\"DPort\":0,\"SrcIP\":"
+      "\"0.0.0.0\",\"DstIP\":\"0.0.0.0\",\"Interface\":0,\"Cookie\":0},"
+      "\"Owner\":{\"PID\":77,\"Comm\":\"curl\",\"UID\":4294967295,"
+      "\"User\":\"\",\"Container\":\"\",\"Unit\":\"\"}}\n";
+  EXPECT_EQ(output, open_line + close_line("before-restart") +
                         close_line("after-restart-1") +
                         close_line("after-restart-2"));
   restarted->reset();

@@ -21,6 +21,7 @@
 #include "eventsocket/flow_event.h"
 #include "eventsocket/server.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "parse/timestamp.h"
 #include "tests/eventsocket_reader.h"
 #include "tests/testutil/paths.h"
@@ -94,6 +95,45 @@ TEST(FlowEvent, ReproducesReferenceSampleByteForByte) {
       JsonLine(EventType::kClose, "2026-11-22T01:26:47.784302476Z",
                "vm_1795310322_unsafe_00000000000013FD");
   EXPECT_EQ(produced, sample);
+}
+
+// -owners: an open event carries an Owner object after ID; every field the
+// reference writes is there unchanged, so a client that ignores unknown
+// fields (Go's encoding/json) reads the event as before.
+TEST(FlowEvent, OpenEventOwnerIsAnExtraFieldAfterTheReferenceOnes) {
+  const inetdiag::SockId id =
+      MakeId("10.77.0.2", 38064, "10.77.0.1", 5001, 5117);
+  const std::string plain =
+      JsonLine(EventType::kOpen, "2026-11-22T01:26:45.264601601Z",
+               "vm_1795310322_unsafe_00000000000013FD", id);
+  FlowEvent event;
+  event.type = EventType::kOpen;
+  event.timestamp = Time("2026-11-22T01:26:45.264601601Z");
+  event.id = id;
+  event.SetUuid("vm_1795310322_unsafe_00000000000013FD");
+  event.has_owner = true;
+  event.owner.pid = 4242;
+  event.owner.uid = 1000;
+  event.owner.comm.Set("curl \"x\"");
+  event.owner.user.Set("alice");
+  event.owner.unit.Set("session-2.scope");
+  std::string line;
+  AppendJsonLine(event, &line);
+  // The reference's line, with the Owner before its final brace.
+  const std::string owner =
+      ",\"Owner\":{\"PID\":4242,\"Comm\":\"curl \\\"x\\\"\",\"UID\":1000,"
+      "\"User\":\"alice\",\"Container\":\"\",\"Unit\":\"session-2.scope\"}";
+  EXPECT_EQ(line, plain.substr(0, plain.size() - 2) + owner + "}\n");
+  const nlohmann::json with = nlohmann::json::parse(line);
+  nlohmann::json without = with;
+  without.erase("Owner");
+  EXPECT_EQ(without, nlohmann::json::parse(plain));
+  EXPECT_EQ(with["Owner"]["Comm"], "curl \"x\"");
+  // Close events never carry one.
+  event.type = EventType::kClose;
+  line.clear();
+  AppendJsonLine(event, &line);
+  EXPECT_EQ(line.find("Owner"), std::string::npos);
 }
 
 TEST(FlowEvent, TimestampIsRfc3339NanosecondsTrimmedAsTheReference) {

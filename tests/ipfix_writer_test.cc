@@ -115,11 +115,19 @@ flows::FlowRecord Ipv4Record() {
   r.rtt_us = 2524;
   r.max_delivery_rate = 12500025;
   r.limited_by = flows::LimitedBy::kReceiver;
+  r.owner = {.pid = 4242,
+             .comm = "curl",
+             .uid = 1000,
+             .user = "alice",
+             .cgroup = "/user.slice/user-1000.slice/session-2.scope",
+             .container = "",
+             .unit = "session-2.scope"};
   return r;
 }
 
 flows::FlowRecord Ipv6Record() {
   flows::FlowRecord r = Ipv4Record();
+  r.owner = {};  // unknown, as without -owners
   r.uuid = "host_0000000000000B02";
   r.cookie = 0xB02;
   r.seq = 0;
@@ -206,6 +214,16 @@ Decoded Expected(const flows::FlowRecord& r) {
   e["tcpinfoTcpState"] = n(r.state);
   e["tcpinfoEndReason"] = n(static_cast<int>(r.end_reason));
   e["tcpinfoLimitedBy"] = n(static_cast<int>(r.limited_by));
+  auto text = [](const std::string& v) {
+    return absl::StrCat("(len: ", v.size(), ") ", v);
+  };
+  e["tcpinfoProcessId"] = n(r.owner.pid);
+  e["tcpinfoProcessName"] = text(r.owner.comm);
+  e["tcpinfoUserId"] = n(r.owner.uid);
+  e["tcpinfoUserName"] = text(r.owner.user);
+  e["tcpinfoCgroupPath"] = text(r.owner.cgroup);
+  e["tcpinfoContainerId"] = text(r.owner.container);
+  e["tcpinfoSystemdUnit"] = text(r.owner.unit);
   return e;
 }
 

@@ -179,6 +179,8 @@ TEST_F(SinksAgreeIntegration, FiveSinksHoldTheSameRecordsWithTheSameValues) {
        absl::StrCat("-sink=kafka://", kafka->bootstraps(), "/", kTopic),
        absl::StrCat("-sink=ipfix://10.77.0.1:", collector->port()),
        "-flows.active-timeout=1s",
+       // Owner columns too: the same in every sink.
+       "-owners",
        absl::StrCat("-prometheusx.listen-address=127.0.0.1:", kMetricsPort)}));
   std::vector<testutil::Exchange> exchanges(kConnections);
   for (int i = 0; i < kConnections; ++i) {

@@ -25,6 +25,8 @@
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
+#include "owners/bpf_hook.h"
+#include "owners/owner_tracker.h"
 #include "saver/saver.h"
 #include "sinks/sink_set.h"
 #include "sinks/sink_url.h"
@@ -178,6 +180,44 @@ int main(int argc, char** argv) {
                                 .listening = &traffic_listening,
                                 .names = peer_names.get()});
   }
+  // -owners: each connection's owner, resolved on a thread of its own,
+  // with the BPF hook where the host allows it (TCPINFO_OWNERS_HOOK=off:
+  // without, for tests of the fallback).
+  std::unique_ptr<owners::BpfHook> owner_hook;
+  std::unique_ptr<owners::OwnerTracker> owner_tracker;
+  if (config->owners) {
+    owners::OwnerTrackerOptions owner_options;
+    owner_options.max_series = config->owners_max_series;
+    owner_options.interval = config->owners_interval;
+    owner_options.measurements = sink_set.get();
+    std::string why_not = "TCPINFO_OWNERS_HOOK=off";
+    const char* hook_env = std::getenv("TCPINFO_OWNERS_HOOK");
+    if (hook_env == nullptr || std::string(hook_env) != "off") {
+      absl::StatusOr<std::unique_ptr<owners::BpfHook>> hook =
+          owners::BpfHook::Open();
+      if (hook.ok()) {
+        owner_hook = *std::move(hook);
+      } else {
+        why_not = std::string(hook.status().message());
+      }
+    }
+    if (owner_hook != nullptr) {
+      owner_options.resolver.hook = owner_hook.get();
+      owner_options.hook_state = "bpf";
+      if (!owner_hook->accepts()) {
+        std::fprintf(stderr,
+                     "tcp-info: owners: BPF hook records connects only, "
+                     "accepted connections from /proc: %s\n",
+                     owner_hook->why_no_accepts().c_str());
+      }
+    } else {
+      std::fprintf(stderr,
+                   "tcp-info: owners from /proc scans only, connections "
+                   "shorter than a poll count as unknown: %s\n",
+                   why_not.c_str());
+    }
+    owner_tracker = std::make_unique<owners::OwnerTracker>(owner_options);
+  }
 
   // Metrics and the event socket; like the saver's, their threads start
   // after the signal mask is set. An empty address or path turns one off.
@@ -193,6 +233,9 @@ int main(int argc, char** argv) {
     if (gateway != nullptr) collectables.push_back(gateway->collectable());
     if (traffic_observer != nullptr) {
       collectables.push_back(traffic_observer->collectable());
+    }
+    if (owner_tracker != nullptr) {
+      collectables.push_back(owner_tracker->collectable());
     }
     absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
         metrics::MetricsServer::Start(
@@ -218,6 +261,11 @@ int main(int argc, char** argv) {
     debug = std::make_unique<collector::DebugObserver>(saver->get());
   }
   collector::ObserverFanout observers;
+  // Before the telemetry, whose open events carry the owner.
+  if (owner_tracker != nullptr) {
+    observers.Add(owner_tracker.get());
+    telemetry.SetEventOwners(owner_tracker.get());
+  }
   observers.Add(&telemetry);
   observers.Add(debug.get());
   if (metrics_server != nullptr) observers.Add(&connection_store);
@@ -228,6 +276,7 @@ int main(int argc, char** argv) {
     flows::FlowTrackerOptions tracker_options;
     tracker_options.uuid_prefix = *prefix;
     tracker_options.active_timeout = config->flows_active_timeout;
+    tracker_options.owners = owner_tracker.get();
     tracker =
         std::make_unique<flows::FlowTracker>(tracker_options, sink_set.get());
     observers.Add(tracker.get());

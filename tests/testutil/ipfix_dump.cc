@@ -203,6 +203,13 @@ IpfixRecord IpfixElementsOf(const nlohmann::json& j) {
   e["tcpinfoMinRttMicroseconds"] = num("min_rtt_us");
   e["tcpinfoRttMicroseconds"] = num("rtt_us");
   e["tcpinfoMaxDeliveryRate"] = num("max_delivery_rate");
+  e["tcpinfoProcessId"] = num("pid");
+  e["tcpinfoProcessName"] = text("comm");
+  e["tcpinfoUserId"] = num("uid");
+  e["tcpinfoUserName"] = text("user_name");
+  e["tcpinfoCgroupPath"] = text("cgroup");
+  e["tcpinfoContainerId"] = text("container");
+  e["tcpinfoSystemdUnit"] = text("unit");
   return e;
 }
 
