@@ -120,7 +120,7 @@ TEST(LineProtocol, FlowRecordTagsAreItsTextColumnsAndEndTimeItsTimestamp) {
   EXPECT_FALSE(absl::StrContains(out, "end_time"));
   EXPECT_TRUE(absl::EndsWith(
       out,
-      absl::StrCat(",max_delivery_rate=5000000i ",
+      absl::StrCat(",max_delivery_rate=5000000i,pid=0i,uid=4294967295i ",
                    r.end_time.seconds * 1000000000 + r.end_time.nanos, "\n")));
 }
 
