@@ -198,6 +198,18 @@ const std::vector<FlagSpec>& Specs() {
        [](absl::string_view v, Config* c) {
          return SetDuration(v, absl::Seconds(1), &c->flows_active_timeout);
        }},
+      {"netns", "list", "\"\" (the agent's own)",
+       "Network namespaces to poll instead of the agent's own: all (every "
+       "namespace on the host: /run/netns, /run/docker/netns and every "
+       "process's, new ones within a second), or a comma list of names in "
+       "/run/netns, paths to namespace files and pid:N. Records, events and "
+       "metrics then carry each connection's namespace (its name, else its "
+       "inode).",
+       false,
+       [](absl::string_view v, Config* c) {
+         c->netns = std::string(v);
+         return absl::OkStatus();
+       }},
       {"logx.debug", "value", "false",
        "true or false (Go's spellings): debug lines on stderr, prefixed "
        "\"tcp-info: debug:\": at start the configuration and whether -output "

@@ -52,6 +52,9 @@ struct Config {
   std::vector<std::string> sinks;
   size_t sink_queue_size = 65536;
   absl::Duration flows_active_timeout = absl::Seconds(60);
+  // -netns: "" (the agent's own namespace), "all", or a comma list of
+  // names, paths and pid:N; checked by netns::ParseNetnsSpec in main.
+  std::string netns;
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked

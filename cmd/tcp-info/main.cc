@@ -22,6 +22,8 @@
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
+#include "netns/namespace_watcher.h"
+#include "netns/netns_spec.h"
 #include "saver/saver.h"
 #include "sinks/sink_set.h"
 #include "sinks/sink_url.h"
@@ -68,6 +70,10 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> prefix = collector::UuidPrefix(*config);
   if (!prefix.ok())
     return Fail(kUsageError, std::string(prefix.status().message()));
+  absl::StatusOr<netns::NetnsSpec> netns_spec =
+      netns::ParseNetnsSpec(config->netns);
+  if (!netns_spec.ok())
+    return Fail(kUsageError, std::string(netns_spec.status().message()));
   std::vector<sinks::SinkUrl> sink_urls;
   for (const std::string& text : config->sinks) {
     absl::StatusOr<sinks::SinkUrl> url = sinks::ParseSinkUrl(text);
@@ -111,6 +117,20 @@ int main(int argc, char** argv) {
   if (!saver.ok())
     return Fail(kUsageError, std::string(saver.status().message()));
 
+  // -netns: a thread of its own finds the namespaces and hands their
+  // sockets to the collector.
+  collector::SourceHandoff netns_sources;
+  std::unique_ptr<netns::NamespaceWatcher> netns_watcher;
+  if (netns_spec->enabled()) {
+    netns::WatcherOptions watcher_options;
+    watcher_options.spec = *netns_spec;
+    watcher_options.destroy_events = config->destroy_events;
+    absl::StatusOr<std::unique_ptr<netns::NamespaceWatcher>> watcher =
+        netns::NamespaceWatcher::Start(watcher_options, &netns_sources);
+    if (!watcher.ok()) return Fail(1, std::string(watcher.status().message()));
+    netns_watcher = *std::move(watcher);
+  }
+
   // Metrics and the event socket; like the saver's, their threads start
   // after the signal mask is set. An empty address or path turns one off.
   metrics::Metrics metrics(kVersion);
@@ -119,6 +139,9 @@ int main(int argc, char** argv) {
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
         metrics.collectable(), std::make_shared<metrics::ProcessCollector>()};
     if (sink_set != nullptr) collectables.push_back(sink_set->collectable());
+    if (netns_watcher != nullptr) {
+      collectables.push_back(netns_watcher->collectable());
+    }
     absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
         metrics::MetricsServer::Start(config->prometheus_listen_address,
                                       collectables);
@@ -166,7 +189,11 @@ int main(int argc, char** argv) {
   // Destroy events: every connection's final state, even one shorter than
   // a poll. If the kernel refuses them, polling alone goes on.
   std::unique_ptr<collector::DestroyListener> destroy_listener;
-  if (config->destroy_events) {
+  if (netns_watcher != nullptr) {
+    // Each namespace's listener is opened by the watcher, drained by the
+    // collector.
+    if (config->destroy_events) options.destroy_grace = kDestroyGrace;
+  } else if (config->destroy_events) {
     absl::StatusOr<std::unique_ptr<collector::DestroyListener>> listener =
         collector::DestroyListener::Open();
     if (listener.ok()) {
@@ -177,10 +204,15 @@ int main(int argc, char** argv) {
                    std::string(listener.status().message()).c_str());
     }
   }
-  metrics.SetDestroyEventsEnabled(destroy_listener != nullptr);
+  metrics.SetDestroyEventsEnabled(
+      destroy_listener != nullptr ||
+      (netns_watcher != nullptr && config->destroy_events));
 
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
-      collector::Collector::Create(options, saver->get(), &observers);
+      netns_watcher != nullptr
+          ? collector::Collector::CreateWithSources(options, &netns_sources,
+                                                    saver->get(), &observers)
+          : collector::Collector::Create(options, saver->get(), &observers);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
   auto drain_destroy_events = [&] {
@@ -199,6 +231,10 @@ int main(int argc, char** argv) {
   (*collector)->Run((*shutdown)->fd());
   // Connections that ended during the last cycle.
   if (destroy_listener != nullptr) drain_destroy_events();
+  if (netns_watcher != nullptr) {
+    netns_watcher->Stop();
+    (*collector)->DrainDestroyEvents();
+  }
   const int signal = (*shutdown)->Take();
   (*saver)->CloseAll();
   // Every flow still open ends with the daemon: a close event for each,
