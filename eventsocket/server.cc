@@ -315,20 +315,23 @@ void Server::Enqueue(const FlowEvent& event) {
 }
 
 void Server::FlowCreated(parse::Timestamp timestamp, absl::string_view uuid,
-                         const inetdiag::SockId& id) {
+                         const inetdiag::SockId& id, absl::string_view netns) {
   FlowEvent event;
   event.type = EventType::kOpen;
   event.timestamp = timestamp;
   event.id = id;
   event.SetUuid(uuid);
+  event.SetNetns(netns);
   Enqueue(event);
 }
 
-void Server::FlowDeleted(parse::Timestamp timestamp, absl::string_view uuid) {
+void Server::FlowDeleted(parse::Timestamp timestamp, absl::string_view uuid,
+                         absl::string_view netns) {
   FlowEvent event;
   event.type = EventType::kClose;
   event.timestamp = timestamp;
   event.SetUuid(uuid);
+  event.SetNetns(netns);
   Enqueue(event);
 }
 

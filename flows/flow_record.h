@@ -91,6 +91,9 @@ struct FlowRecord {
   uint32_t rtt_us = 0;             // tcpi_rtt (smoothed) at end_time
   uint64_t max_delivery_rate = 0;  // bytes/s, highest tcpi_delivery_rate seen
   LimitedBy limited_by = LimitedBy::kNone;
+  // The connection's network namespace with -netns (its name in
+  // /run/netns, else its inode in decimal); "" without -netns.
+  std::string netns;
 };
 
 // Where the flows layer hands its records. Consume is called on the polling

@@ -60,6 +60,10 @@ constexpr Column kColumns[] = {
      "highest tcpi_delivery_rate seen"},
     {"limited_by", T::kText, "",
      "none, sender, receiver or network (over the record's interval)"},
+    // -netns.
+    {"netns", T::kText, "",
+     "the connection's network namespace with -netns (name, else inode); "
+     "empty without"},
 };
 
 // Column indexes of the fixed part, in kColumns order.
@@ -91,7 +95,10 @@ std::array<uint64_t, kCounterCount> CounterValues(const FlowCounters& c) {
 #undef TCPINFO_COUNTER_VALUE
 }
 
-static_assert(std::size(kColumns) == kMinRtt + 4);
+// The -netns block, after the fixed part.
+constexpr size_t kNetns = kMinRtt + 4;
+
+static_assert(std::size(kColumns) == kNetns + 1);
 
 }  // namespace
 
@@ -130,6 +137,7 @@ void VisitColumns(const FlowRecord& r, ColumnVisitor& v) {
   v.Integer(c[kMinRtt + 1], r.rtt_us);
   v.Integer(c[kMinRtt + 2], r.max_delivery_rate);
   v.Text(c[kMinRtt + 3], LimitedByName(r.limited_by));
+  v.Text(c[kNetns], r.netns);
 }
 
 }  // namespace flows

@@ -197,7 +197,7 @@ void NamespaceWatcher::Rep::Remake(Watched& w) {
 }
 
 void NamespaceWatcher::Rep::WatchNamedDirectories() {
-  if (inotify_fd < 0 || !options.spec.all) return;
+  if (inotify_fd < 0) return;
   for (const std::string& dir : options.roots.named_dirs) {
     if (watched_dirs.contains(dir)) continue;
     if (inotify_add_watch(inotify_fd, dir.c_str(),

@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   // Metrics and the event socket; like the saver's, their threads start
   // after the signal mask is set. An empty address or path turns one off.
   metrics::Metrics metrics(kVersion);
+  if (netns_watcher != nullptr) metrics.LabelFlowEventsByNamespace();
   std::unique_ptr<metrics::MetricsServer> metrics_server;
   if (!config->prometheus_listen_address.empty()) {
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
