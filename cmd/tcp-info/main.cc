@@ -22,6 +22,7 @@
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
+#include "netns/child_ehash.h"
 #include "netns/namespace_watcher.h"
 #include "netns/netns_spec.h"
 #include "saver/saver.h"
@@ -74,6 +75,11 @@ int main(int argc, char** argv) {
       netns::ParseNetnsSpec(config->netns);
   if (!netns_spec.ok())
     return Fail(kUsageError, std::string(netns_spec.status().message()));
+  if (config->netns_child_ehash >= 0) {
+    const absl::Status set =
+        netns::SetChildEhashEntries(config->netns_child_ehash);
+    if (!set.ok()) return Fail(kUsageError, std::string(set.message()));
+  }
   std::vector<sinks::SinkUrl> sink_urls;
   for (const std::string& text : config->sinks) {
     absl::StatusOr<sinks::SinkUrl> url = sinks::ParseSinkUrl(text);
