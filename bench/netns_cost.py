@@ -100,6 +100,8 @@ class Namespaces:
         if pid == 0:
             os.close(ready_r)
             os.close(stop_w)
+            for _, other in self.workers:  # or that worker never sees EOF
+                os.close(other)
             code = 0
             try:
                 home = os.open("/proc/self/ns/net", os.O_RDONLY)
@@ -212,6 +214,8 @@ def main():
                 ns.close()
             row.append(f"{per_cycle * 1000:.2f} ms, {share * 100:.2f} % of a core, "
                        f"{rate:.2f} cycles/s")
+            print(f"  {n} x {c} child_ehash {ehash}: {row[-1]}", file=sys.stderr,
+                  flush=True)
         print(f"| {n} x {c:,} | {row[0]} | {row[1]} |", flush=True)
 
 
