@@ -188,7 +188,9 @@ class ChildEhash {
 
 class NetnsTest : public testutil::DaemonTest {
  protected:
-  NetnsTest() : DaemonTest({.dir_name = "netns", .prefix = "nn"}) {}
+  NetnsTest()
+      : DaemonTest(
+            {.dir_name = "netns", .prefix = "nn", .farm_tag = "", .port = 0}) {}
 };
 
 TEST_F(NetnsTest, EveryNamespaceCarriedCreatedRemovedAndBadOnes) {
