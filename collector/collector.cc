@@ -83,6 +83,24 @@ struct Watch {
   absl::AnyInvocable<void()> on_readable;
 };
 
+// A namespace source being polled; `removing`: dumped one last time this
+// cycle, then dropped.
+struct PolledSource {
+  NamespaceSource source;
+  bool removing = false;
+};
+
+// Adds the result of one namespace's dump to the cycle's sum for its family.
+void AddDump(const DumpResult& d, DumpResult* sum) {
+  sum->complete = sum->complete && d.complete;
+  sum->messages += d.messages;
+  sum->bytes += d.bytes;
+  sum->buffers += d.buffers;
+  sum->elapsed += d.elapsed;
+  if (d.error != 0) sum->error = d.error;
+  for (int i = 0; i < kDumpIssueCount; ++i) sum->issues[i] += d.issues[i];
+}
+
 }  // namespace
 
 struct Collector::Rep {
@@ -115,6 +133,9 @@ struct Collector::Rep {
   void EndCycle(bool complete);
   void LogDumpIssues();
   bool WaitUntil(MonotonicTime deadline, int stop_fd);
+  void ApplySourceChanges();
+  void DumpSources();
+  void DrainSource(PolledSource& p);
 
   CollectorOptions options;
   std::unique_ptr<DumpSource> socket;
@@ -148,6 +169,13 @@ struct Collector::Rep {
   MonotonicTime next_expiry{};
 
   std::vector<Watch> watches;
+  // With CreateWithSources: the handoff, the sources polled, the changes
+  // taken from the handoff (reused), and the namespace of the messages being
+  // handled ({} without sources).
+  SourceHandoff* handoff = nullptr;
+  std::vector<PolledSource> sources;
+  std::vector<SourceChange> changes;
+  NamespaceRef current_ns;
   std::vector<struct pollfd> poll_fds;
 
   // The split of the message being handled, reused from message to message.
@@ -246,7 +274,7 @@ void Collector::Rep::HandleMessage(const DumpMessage& m) {
   if (adaptive) activity.Changed(cookie, msg.family, msg.id, cycle.cycle);
   if (change == parse::Change::kNew && !was_awaiting) {
     ++cycle.opened;
-    observer->OnFlowOpen(cookie, stamp, view);
+    observer->OnFlowOpenIn(cookie, stamp, view, current_ns);
   }
   saver->Write(cookie, stamp, view);
   ++cycle.changes;
@@ -303,7 +331,7 @@ void Collector::Rep::HandleDestroyed(char* payload, size_t size,
       event_only = true;
       ++totals.event_only_archives;
       ++totals.opened;
-      observer->OnFlowOpen(cookie, when, *view);
+      observer->OnFlowOpenIn(cookie, when, *view, current_ns);
     }
     if (change != parse::Change::kNone) {
       saver->Write(cookie, when, *view);
@@ -384,10 +412,14 @@ void Collector::Rep::FullDump() {
   CycleStats& c = cycle;
   if (adaptive) cache.RestartCycle();
   const int64_t cpu_start = adaptive ? CostModel::ThreadCpuNanos() : 0;
-  const uint8_t families[2] = {inetdiag::kAfInet6, inetdiag::kAfInet};
-  for (int i = 0; i < 2; ++i) {
-    c.dumps[i] = socket->Dump(
-        families[i], [this](const DumpMessage& m) { HandleMessage(m); });
+  if (handoff != nullptr) {
+    DumpSources();  // every namespace's, summed in c.dumps
+  } else {
+    const uint8_t families[2] = {inetdiag::kAfInet6, inetdiag::kAfInet};
+    for (int i = 0; i < 2; ++i) {
+      c.dumps[i] = socket->Dump(
+          families[i], [this](const DumpMessage& m) { HandleMessage(m); });
+    }
   }
   c.complete = c.dumps[0].complete && c.dumps[1].complete;
   c.full_dump = true;
@@ -460,6 +492,11 @@ bool Collector::Rep::WaitUntil(MonotonicTime deadline, int stop_fd) {
   poll_fds.clear();
   poll_fds.push_back({stop_fd, POLLIN, 0});
   for (const Watch& w : watches) poll_fds.push_back({w.fd, POLLIN, 0});
+  const size_t first_source = poll_fds.size();
+  for (const PolledSource& p : sources) {
+    const DestroyListener* l = p.source.destroy.get();
+    poll_fds.push_back({l != nullptr ? l->fd() : -1, POLLIN, 0});
+  }
   while (true) {
     const absl::Duration left = std::max(
         absl::ZeroDuration(), Between(MonotonicClock::now(), deadline));
@@ -472,12 +509,72 @@ bool Collector::Rep::WaitUntil(MonotonicTime deadline, int stop_fd) {
     }
     if (n > 0) {
       if (poll_fds[0].revents != 0) return true;
-      for (size_t i = 1; i < poll_fds.size(); ++i) {
+      for (size_t i = 1; i < first_source; ++i) {
         if (poll_fds[i].revents != 0) watches[i - 1].on_readable();
+      }
+      for (size_t i = first_source; i < poll_fds.size(); ++i) {
+        if (poll_fds[i].revents != 0) DrainSource(sources[i - first_source]);
       }
     }
     if (MonotonicClock::now() >= deadline) return false;
   }
+}
+
+void Collector::Rep::ApplySourceChanges() {
+  if (!handoff->Take(&changes)) return;
+  for (SourceChange& change : changes) {
+    auto it = std::find_if(
+        sources.begin(), sources.end(),
+        [&](const PolledSource& p) { return p.source.id == change.source.id; });
+    if (change.source.dump == nullptr) {
+      if (it != sources.end()) it->removing = true;
+    } else if (it != sources.end()) {
+      *it = PolledSource{std::move(change.source)};
+    } else {
+      sources.push_back(PolledSource{std::move(change.source)});
+    }
+  }
+  changes.clear();
+}
+
+void Collector::Rep::DrainSource(PolledSource& p) {
+  if (p.source.destroy == nullptr) return;
+  current_ns = {p.source.id, p.source.name};
+  bool overflowed = false;
+  p.source.destroy->Drain(
+      [&](char* payload, size_t size) {
+        HandleDestroyed(payload, size, absl::Now());
+      },
+      &overflowed);
+  if (overflowed) {
+    ++totals.destroy_overflows;
+    observer->OnDestroyEventsLost();
+  }
+  current_ns = {};
+}
+
+void Collector::Rep::DumpSources() {
+  ApplySourceChanges();
+  const uint8_t families[2] = {inetdiag::kAfInet6, inetdiag::kAfInet};
+  for (int i = 0; i < 2; ++i) {
+    cycle.dumps[i].family = families[i];
+    cycle.dumps[i].complete = true;
+  }
+  for (PolledSource& p : sources) {
+    current_ns = {p.source.id, p.source.name};
+    for (int i = 0; i < 2; ++i) {
+      AddDump(
+          p.source.dump->Dump(
+              families[i], [this](const DumpMessage& m) { HandleMessage(m); }),
+          &cycle.dumps[i]);
+    }
+  }
+  current_ns = {};
+  cycle.namespaces = static_cast<int64_t>(sources.size());
+  for (PolledSource& p : sources) {
+    if (p.removing) DrainSource(p);
+  }
+  std::erase_if(sources, [](const PolledSource& p) { return p.removing; });
 }
 
 absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(
@@ -505,6 +602,14 @@ std::unique_ptr<Collector> Collector::CreateWithSource(
     std::unique_ptr<ExactSource> exact) {
   return std::unique_ptr<Collector>(new Collector(std::make_unique<Rep>(
       options, std::move(source), saver, observer, std::move(exact))));
+}
+
+std::unique_ptr<Collector> Collector::CreateWithSources(
+    const CollectorOptions& options, SourceHandoff* handoff,
+    saver::Saver* saver, CollectorObserver* observer) {
+  auto rep = std::make_unique<Rep>(options, nullptr, saver, observer, nullptr);
+  rep->handoff = handoff;
+  return std::unique_ptr<Collector>(new Collector(std::move(rep)));
 }
 
 Collector::Collector(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -577,6 +682,12 @@ void Collector::CountDestroyOverflow() {
   ++rep_->totals.destroy_overflows;
   rep_->observer->OnDestroyEventsLost();
 }
+
+void Collector::DrainDestroyEvents() {
+  for (PolledSource& p : rep_->sources) rep_->DrainSource(p);
+}
+
+size_t Collector::namespaces() const { return rep_->sources.size(); }
 
 void Collector::AddWatch(int fd, absl::AnyInvocable<void()> on_readable) {
   rep_->watches.push_back({fd, std::move(on_readable)});

@@ -69,6 +69,17 @@
 // come at most discovery_interval (plus one interval) late; final states
 // come from destroy events as in full mode.
 //
+// Namespaces (-netns): created with CreateWithSources, the collector polls
+// the set of NamespaceSources (collector/namespace_sources.h) another thread
+// hands over, instead of its own namespace: each cycle applies the changes
+// handed over since the last one, then dumps every source (AF_INET6 then
+// AF_INET each; CycleStats::dumps sums them, complete only if all were), so
+// one cache and one saver serve every namespace (socket cookies are unique
+// host-wide). Between cycles it drains every source's destroy listener
+// itself. A removed source is dumped a last time, its events drained, then
+// dropped: its connections are closed by absence (final records). Each
+// flow's namespace reaches the observer through OnFlowOpenIn.
+//
 // Thread contract: not thread-safe; all methods, the saver and the observer
 // are used from the one thread that calls Run() or RunCycle().
 #ifndef TCPINFO_COLLECTOR_COLLECTOR_H_
@@ -84,6 +95,7 @@
 #include "collector/anonymizer.h"
 #include "collector/exact_socket.h"
 #include "collector/filter.h"
+#include "collector/namespace_sources.h"
 #include "collector/netlink_dump.h"
 #include "collector/observer.h"
 #include "filter/program.h"
@@ -168,6 +180,12 @@ class Collector {
       const CollectorOptions& options, std::unique_ptr<DumpSource> source,
       saver::Saver* saver, CollectorObserver* observer,
       std::unique_ptr<ExactSource> exact = nullptr);
+  // Polls the namespace sources handed over through `handoff` (which must
+  // outlive the collector), none at first, instead of its own namespace.
+  // Full polling only (exact requests are its own namespace's).
+  static std::unique_ptr<Collector> CreateWithSources(
+      const CollectorOptions& options, SourceHandoff* handoff,
+      saver::Saver* saver, CollectorObserver* observer);
   ~Collector();
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
@@ -198,6 +216,14 @@ class Collector {
   // The kernel dropped destroy events (ENOBUFS): counted; what was missed
   // is closed by dump absence after the grace.
   void CountDestroyOverflow();
+
+  // With sources: reads every destroy event pending now on every source's
+  // listener (as Run does between cycles), e.g. after Run returns. Without
+  // sources it does nothing.
+  void DrainDestroyEvents();
+
+  // Namespace sources polled now (0 without CreateWithSources).
+  size_t namespaces() const;
 
   CollectorStats stats() const;
 

@@ -375,6 +375,32 @@ const std::vector<FlagSpec>& Specs() {
        [](absl::string_view v, Config* c) {
          return SetDuration(v, absl::Seconds(1), &c->owners_interval);
        }},
+      {"netns", "list", "\"\" (the agent's own)",
+       "Network namespaces to poll instead of the agent's own: all (every "
+       "namespace on the host: /run/netns, /run/docker/netns and every "
+       "process's, new ones within a second), or a comma list of names in "
+       "/run/netns, paths to namespace files and pid:N. Records, events and "
+       "metrics then carry each connection's namespace (its name, else its "
+       "inode).",
+       false,
+       [](absl::string_view v, Config* c) {
+         c->netns = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"netns.child-ehash", "buckets", "unset",
+       "Set net.ipv4.tcp_child_ehash_entries of the agent's namespace at "
+       "start (0 turns it off): namespaces created from it afterwards get "
+       "a TCP established hash of their own, so that polling each one walks "
+       "only its own sockets, not the host's whole table (kernel 5.19+).",
+       false,
+       [](absl::string_view v, Config* c) {
+         int64_t n;
+         if (!absl::SimpleAtoi(v, &n) || n < 0 || n > 16777216) {
+           return Bad("want a whole number 0-16777216");
+         }
+         c->netns_child_ehash = n;
+         return absl::OkStatus();
+       }},
       {"logx.debug", "value", "false",
        "true or false (Go's spellings): debug lines on stderr, prefixed "
        "\"tcp-info: debug:\": at start the configuration and whether -output "

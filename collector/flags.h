@@ -75,6 +75,12 @@ struct Config {
   bool owners = false;  // -owners: each connection's process, user, cgroup
   size_t owners_max_series = 500;
   absl::Duration owners_interval = absl::Seconds(10);
+  // -netns: "" (the agent's own namespace), "all", or a comma list of
+  // names, paths and pid:N; checked by netns::ParseNetnsSpec in main.
+  std::string netns;
+  // -netns.child-ehash: set net.ipv4.tcp_child_ehash_entries at start; -1
+  // leaves it as it is.
+  int64_t netns_child_ehash = -1;
   bool logx_debug = false;  // -logx.debug: debug lines on stderr
   bool trace = false;       // accepted for compatibility; no effect
   bool help = false;        // -h or -help was given; nothing else is checked

@@ -2,6 +2,14 @@
 // and the event socket to build on without touching the loop. Every method
 // has an empty default; implement the ones needed.
 //
+// Namespaces (-netns): a connection lives in one network namespace for its
+// whole life. The collector reports it once, when the flow opens, through
+// OnFlowOpenIn, whose default forwards to OnFlowOpen: an observer that does
+// not care implements OnFlowOpen as before; one that does overrides
+// OnFlowOpenIn and remembers the namespace per cookie. Without -netns every
+// connection is in the agent's own namespace, NamespaceRef{} (id 0, name
+// "").
+//
 // Thread contract: every call comes from the polling thread, in order, and
 // must return quickly (it is on the hot path); the views passed are valid
 // only during the call.
@@ -11,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/netlink_dump.h"
 #include "parse/change.h"
@@ -46,6 +55,16 @@ struct CycleStats {
   bool fallback = false;
   int64_t exact_requests = 0;
   int64_t exact_gone = 0;  // answered ENOENT/ESTALE, or in a left-out state
+  // Namespaces dumped (-netns; dumps[] then sums all of them); 0 without.
+  int64_t namespaces = 0;
+};
+
+// The network namespace of a connection: its nsfs inode and its name (in
+// /run/netns, else the inode in decimal). The view is valid only during
+// the call.
+struct NamespaceRef {
+  uint64_t id = 0;
+  absl::string_view name;
 };
 
 // Why a connection's file was finished.
@@ -62,6 +81,14 @@ class CollectorObserver {
   // snapshot (filtered and anonymized), also passed to OnSnapshot next.
   virtual void OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
                           const parse::RecordView& first) {}
+
+  // The same, with the connection's namespace; the collector calls this
+  // one. The default calls OnFlowOpen.
+  virtual void OnFlowOpenIn(uint64_t cookie, parse::Timestamp timestamp,
+                            const parse::RecordView& first,
+                            const NamespaceRef& ns) {
+    OnFlowOpen(cookie, timestamp, first);
+  }
 
   // A snapshot was handed to the saver because of `change` (kNew for a
   // connection's first).

@@ -23,6 +23,12 @@ class ObserverFanout : public CollectorObserver {
     for (CollectorObserver* o : observers_)
       o->OnFlowOpen(cookie, timestamp, first);
   }
+  void OnFlowOpenIn(uint64_t cookie, parse::Timestamp timestamp,
+                    const parse::RecordView& first,
+                    const NamespaceRef& ns) override {
+    for (CollectorObserver* o : observers_)
+      o->OnFlowOpenIn(cookie, timestamp, first, ns);
+  }
   void OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
                   const parse::RecordView& record,
                   parse::Change change) override {

@@ -66,6 +66,26 @@ void TelemetryObserver::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
   }
 }
 
+void TelemetryObserver::OnFlowOpenIn(uint64_t cookie,
+                                     parse::Timestamp timestamp,
+                                     const parse::RecordView& first,
+                                     const NamespaceRef& ns) {
+  if (ns.name.empty()) {
+    OnFlowOpen(cookie, timestamp, first);
+    return;
+  }
+  open_.insert(cookie);
+  netns_of_[cookie] = std::string(ns.name);
+  metrics_->CountFlowOpen(ns.name);
+  if (events_ != nullptr) {
+    eventsocket::EventOwner owner;
+    const bool has_owner = event_owners_ != nullptr &&
+                           event_owners_->OwnerAtOpen(cookie, first, &owner);
+    events_->FlowCreated(parse::Timestamp::Now(), saver_->Uuid(cookie),
+                         first.Idm().id, has_owner ? &owner : nullptr, ns.name);
+  }
+}
+
 void TelemetryObserver::OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
                                    const parse::RecordView& record,
                                    parse::Change change) {
@@ -78,11 +98,15 @@ void TelemetryObserver::OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
 void TelemetryObserver::OnFlowClose(uint64_t cookie, parse::Timestamp timestamp,
                                     CloseReason) {
   open_.erase(cookie);
-  metrics_->CountFlowClose();
   metrics_->rates().Close(cookie);
-  if (events_ != nullptr) {
-    events_->FlowDeleted(parse::Timestamp::Now(), saver_->Uuid(cookie));
+  std::string netns;
+  if (!netns_of_.empty()) {
+    if (auto it = netns_of_.find(cookie); it != netns_of_.end()) {
+      netns = std::move(it->second);
+      netns_of_.erase(it);
+    }
   }
+  CountClose(cookie, netns);
 }
 
 void TelemetryObserver::OnCycle(const CycleStats& stats) {
@@ -130,15 +154,25 @@ void TelemetryObserver::OnCycle(const CycleStats& stats) {
   repaired_seen_ = s.repaired_files;
 }
 
+void TelemetryObserver::CountClose(uint64_t cookie, const std::string& netns) {
+  if (netns.empty()) {
+    metrics_->CountFlowClose();
+  } else {
+    metrics_->CountFlowClose(netns);
+  }
+  if (events_ != nullptr) {
+    events_->FlowDeleted(parse::Timestamp::Now(), saver_->Uuid(cookie), netns);
+  }
+}
+
 size_t TelemetryObserver::CloseAllFlows() {
   const size_t n = open_.size();
   for (uint64_t cookie : open_) {
-    metrics_->CountFlowClose();
-    if (events_ != nullptr) {
-      events_->FlowDeleted(parse::Timestamp::Now(), saver_->Uuid(cookie));
-    }
+    const auto it = netns_of_.find(cookie);
+    CountClose(cookie, it != netns_of_.end() ? it->second : std::string());
   }
   open_.clear();
+  netns_of_.clear();
   return n;
 }
 

@@ -21,6 +21,12 @@
 // It remembers which flows are open so that CloseAllFlows() can send a
 // close event for each at shutdown.
 //
+// Namespaces (-netns, OnFlowOpenIn with a named namespace): the open and
+// close events carry the namespace ("Netns"), and flow events are counted
+// as tcpinfo_flow_events_total{event,netns} (the caller has called
+// metrics::Metrics::LabelFlowEventsByNamespace); the flow's namespace name
+// is kept while it is open. Without -netns nothing of this runs.
+//
 // Clocks: each event is stamped, as the reference stamps it, with the wall
 // clock (CLOCK_REALTIME, nanoseconds) read when the event is made, not with
 // the snapshot's millisecond timestamp the collector passes: one
@@ -37,7 +43,9 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "collector/netlink_dump.h"
 #include "collector/observer.h"
@@ -56,6 +64,9 @@ class TelemetryObserver : public CollectorObserver {
 
   void OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
                   const parse::RecordView& first) override;
+  void OnFlowOpenIn(uint64_t cookie, parse::Timestamp timestamp,
+                    const parse::RecordView& first,
+                    const NamespaceRef& ns) override;
   void OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
                   const parse::RecordView& record,
                   parse::Change change) override;
@@ -78,11 +89,16 @@ class TelemetryObserver : public CollectorObserver {
   size_t open_flows() const { return open_.size(); }
 
  private:
+  // flow_events{close} (by namespace when it has one) and the close event.
+  void CountClose(uint64_t cookie, const std::string& netns);
+
   metrics::Metrics* metrics_;
   eventsocket::Server* events_;
   eventsocket::EventOwnerSource* event_owners_ = nullptr;
   const saver::Saver* saver_;
   absl::flat_hash_set<uint64_t> open_;
+  // -netns: the namespace of each open flow that has one.
+  absl::flat_hash_map<uint64_t, std::string> netns_of_;
   std::array<metrics::Counter*, kDumpIssueCount> issue_errors_{};
   metrics::Counter* unparsable_;
   metrics::Counter* write_errors_;

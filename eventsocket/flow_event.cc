@@ -15,6 +15,11 @@ void FlowEvent::SetUuid(absl::string_view value) {
   std::memcpy(uuid, value.data(), uuid_length);
 }
 
+void FlowEvent::SetNetns(absl::string_view value) {
+  netns_length = static_cast<uint8_t>(std::min(value.size(), kMaxNetnsLength));
+  std::memcpy(netns, value.data(), netns_length);
+}
+
 namespace {
 
 void AppendDottedQuad(const uint8_t* b, std::string* out) {
@@ -72,6 +77,19 @@ void AppendGoIp(const uint32_t address[4], std::string* out) {
   AppendIpv6(b, out);
 }
 
+namespace {
+
+// The optional last field, and the line's end.
+void AppendNetns(const FlowEvent& event, std::string* out) {
+  if (event.netns_length > 0) {
+    out->append(",\"Netns\":");
+    parse::AppendJsonString(event.Netns(), out);
+  }
+  out->append("}\n");
+}
+
+}  // namespace
+
 void AppendJsonLine(const FlowEvent& event, std::string* out) {
   absl::StrAppend(out, "{\"Event\":", static_cast<int>(event.type),
                   ",\"Timestamp\":\"");
@@ -79,7 +97,8 @@ void AppendJsonLine(const FlowEvent& event, std::string* out) {
   out->append("\",\"UUID\":");
   parse::AppendJsonString(event.Uuid(), out);
   if (event.type != EventType::kOpen) {
-    out->append(",\"ID\":null}\n");
+    out->append(",\"ID\":null");
+    AppendNetns(event, out);
     return;
   }
   const inetdiag::SockId& id = event.id;
@@ -105,7 +124,7 @@ void AppendJsonLine(const FlowEvent& event, std::string* out) {
     parse::AppendJsonString(o.unit.view(), out);
     out->push_back('}');
   }
-  out->append("}\n");
+  AppendNetns(event, out);
 }
 
 }  // namespace eventsocket

@@ -19,6 +19,10 @@
 // are all zero is written as IPv4), Interface read big-endian from the kernel's
 // host-order field, and Cookie as a signed int64.
 //
+// With -netns an event also names the connection's network namespace, as a
+// last field "Netns" (a string) after "ID"; without it the line is the
+// reference's, byte for byte.
+//
 // Plain value types and pure functions; thread-safe.
 #ifndef TCPINFO_EVENTSOCKET_FLOW_EVENT_H_
 #define TCPINFO_EVENTSOCKET_FLOW_EVENT_H_
@@ -42,6 +46,9 @@ enum class EventType : uint8_t { kOpen = 0, kClose = 1 };
 // Longest uuid an event carries; longer ones are cut (a uuid is
 // "<hostname>_<boot seconds>_unsafe_<16 hex>", at most 99 bytes).
 inline constexpr size_t kMaxUuidLength = 128;
+// Longest namespace name an event carries; longer ones are cut (names in
+// /run/netns are short: CNI's are 40 bytes).
+inline constexpr size_t kMaxNetnsLength = 64;
 
 // A fixed-size, NUL-terminated copy of a string, cut to N - 1 bytes.
 template <size_t N>
@@ -84,9 +91,15 @@ struct FlowEvent {
   bool has_owner = false;  // kOpen only
   EventOwner owner;
 
+  uint8_t netns_length = 0;  // 0: no "Netns" field
+  char netns[kMaxNetnsLength];
+
   absl::string_view Uuid() const { return {uuid, uuid_length}; }
   // Sets the uuid, cut to kMaxUuidLength bytes.
   void SetUuid(absl::string_view value);
+  absl::string_view Netns() const { return {netns, netns_length}; }
+  // Sets the namespace, cut to kMaxNetnsLength bytes.
+  void SetNetns(absl::string_view value);
 };
 
 // Appends `event` as one JSON line, '\n' included.

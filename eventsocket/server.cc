@@ -315,7 +315,8 @@ void Server::Enqueue(const FlowEvent& event) {
 }
 
 void Server::FlowCreated(parse::Timestamp timestamp, absl::string_view uuid,
-                         const inetdiag::SockId& id, const EventOwner* owner) {
+                         const inetdiag::SockId& id, const EventOwner* owner,
+                         absl::string_view netns) {
   FlowEvent event;
   event.type = EventType::kOpen;
   event.timestamp = timestamp;
@@ -325,14 +326,17 @@ void Server::FlowCreated(parse::Timestamp timestamp, absl::string_view uuid,
     event.owner = *owner;
   }
   event.SetUuid(uuid);
+  event.SetNetns(netns);
   Enqueue(event);
 }
 
-void Server::FlowDeleted(parse::Timestamp timestamp, absl::string_view uuid) {
+void Server::FlowDeleted(parse::Timestamp timestamp, absl::string_view uuid,
+                         absl::string_view netns) {
   FlowEvent event;
   event.type = EventType::kClose;
   event.timestamp = timestamp;
   event.SetUuid(uuid);
+  event.SetNetns(netns);
   Enqueue(event);
 }
 

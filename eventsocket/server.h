@@ -69,12 +69,15 @@ class Server {
   // the event is made (not a snapshot's).
   //
   // A connection was first archived under `uuid`. Never blocks.
-  // `owner`, when not null, is written as the event's Owner.
+  // `owner`, when not null, is written as the event's Owner; `netns`
+  // (-netns: the connection's namespace) adds a last field "Netns".
   void FlowCreated(parse::Timestamp timestamp, absl::string_view uuid,
                    const inetdiag::SockId& id,
-                   const EventOwner* owner = nullptr);
+                   const EventOwner* owner = nullptr,
+                   absl::string_view netns = {});
   // The connection archived under `uuid` ended. Never blocks.
-  void FlowDeleted(parse::Timestamp timestamp, absl::string_view uuid);
+  void FlowDeleted(parse::Timestamp timestamp, absl::string_view uuid,
+                   absl::string_view netns = {});
 
   // Waits until every event queued before the call has been written to the
   // clients' sockets (or their clients dropped), or `timeout` passes.

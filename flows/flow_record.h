@@ -109,6 +109,9 @@ struct FlowRecord {
   LimitedBy limited_by = LimitedBy::kNone;
 
   FlowOwner owner;
+  // The connection's network namespace with -netns (its name in
+  // /run/netns, else its inode in decimal); "" without -netns.
+  std::string netns;
 };
 
 // Where the flows layer hands its records. Consume is called on the polling

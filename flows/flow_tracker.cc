@@ -44,11 +44,12 @@ struct Flow {
   uint16_t local_port = 0;
   uint16_t remote_port = 0;
   uint8_t state = 0;
-  uint8_t cc = 0;  // index into Rep::cc_names
-  bool direction_decided = false;
-  bool incoming = false;
+  uint8_t cc = 0;      // index into Rep::cc_names
+  uint16_t netns = 0;  // index into Rep::netns (-netns; 0: none)
+  bool direction_decided : 1 = false;
+  bool incoming : 1 = false;
   // Due while idle: its next counter change puts it on the ready list.
-  bool overdue = false;
+  bool overdue : 1 = false;
 };
 
 struct Due {
@@ -74,6 +75,47 @@ absl::string_view CcName(const parse::RecordView& record) {
 uint8_t StateOf(const parse::RecordView& record) {
   return static_cast<uint8_t>(record.raw_idm[offsetof(inetdiag::Msg, state)]);
 }
+
+// The namespace names of open flows (-netns), each once, by a 16-bit index
+// that a Flow keeps; a name is forgotten with its last flow. Index 0 is "",
+// and the one every flow gets once 65,535 names are in use.
+class NamespaceNames {
+ public:
+  uint16_t Acquire(absl::string_view name) {
+    if (name.empty()) return 0;
+    auto it = index_.find(name);
+    if (it == index_.end()) {
+      uint16_t i;
+      if (!free_.empty()) {
+        i = free_.back();
+        free_.pop_back();
+      } else if (names_.size() < 65536) {
+        i = static_cast<uint16_t>(names_.size());
+        names_.emplace_back();
+        refs_.push_back(0);
+      } else {
+        return 0;
+      }
+      names_[i] = std::string(name);
+      it = index_.emplace(names_[i], i).first;
+    }
+    ++refs_[it->second];
+    return it->second;
+  }
+  void Release(uint16_t i) {
+    if (i == 0 || --refs_[i] > 0) return;
+    index_.erase(names_[i]);
+    names_[i].clear();
+    free_.push_back(i);
+  }
+  const std::string& Name(uint16_t i) const { return names_[i]; }
+
+ private:
+  std::vector<std::string> names_ = {""};
+  std::vector<uint32_t> refs_ = {0};
+  std::vector<uint16_t> free_;
+  absl::flat_hash_map<std::string, uint16_t> index_;
+};
 
 static_assert(sizeof(Flow) <= 280, "a flow's memory (see flow_tracker.h)");
 
@@ -138,6 +180,7 @@ struct FlowTracker::Rep {
     r.remote_port = f.remote_port;
     r.direction = f.incoming ? Direction::kIn : Direction::kOut;
     r.congestion_algorithm = cc_names[f.cc];
+    r.netns = netns.Name(f.netns);
     r.state = f.state;
     r.start_time = parse::Timestamp::FromUnixNanos(f.start_ns);
     r.end_time = parse::Timestamp::FromUnixNanos(f.last_ns);
@@ -175,6 +218,7 @@ struct FlowTracker::Rep {
   std::vector<uint64_t> opened;       // since the last cycle, not yet queued
   std::vector<uint64_t> ready;        // overdue flows that moved since
   std::vector<std::string> cc_names;  // [0] is ""
+  NamespaceNames netns;
 };
 
 FlowTracker::FlowTracker(FlowTrackerOptions options, RecordConsumer* consumer)
@@ -194,12 +238,19 @@ FlowTracker::~FlowTracker() = default;
 
 void FlowTracker::OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
                              const parse::RecordView& first) {
+  OnFlowOpenIn(cookie, timestamp, first, collector::NamespaceRef{});
+}
+
+void FlowTracker::OnFlowOpenIn(uint64_t cookie, parse::Timestamp timestamp,
+                               const parse::RecordView& first,
+                               const collector::NamespaceRef& ns) {
   const inetdiag::Msg msg = first.Idm();
   if (msg.state == tcp::kListen) return;
   std::unique_ptr<Flow>& slot = rep_->flows[cookie];
   if (slot != nullptr) return;
   slot = std::make_unique<Flow>();
   Flow& f = *slot;
+  f.netns = rep_->netns.Acquire(ns.name);
   f.start_ns = Nanos(timestamp);
   f.last_ns = f.start_ns;
   f.local = collector::IpAddress::FromSockId(msg.family, msg.id.src);
@@ -245,6 +296,7 @@ void FlowTracker::OnFlowClose(uint64_t cookie, parse::Timestamp,
              reason == collector::CloseReason::kDestroyed
                  ? EndReason::kDestroyed
                  : EndReason::kAbsent);
+  rep_->netns.Release(it->second->netns);
   rep_->flows.erase(it);
 }
 
@@ -277,6 +329,7 @@ size_t FlowTracker::FinishAll() {
   const size_t n = r.flows.size();
   for (auto& [cookie, flow] : r.flows) {
     r.Emit(cookie, *flow, RecordKind::kFinal, EndReason::kDaemonStop);
+    r.netns.Release(flow->netns);
   }
   r.flows.clear();
   r.queue.clear();

@@ -1,7 +1,8 @@
 // FlowTracker: the CollectorObserver that turns the collector's snapshots
 // into flow records (flow_record.h) and hands them to a RecordConsumer.
 //
-//   OnFlowOpen   -> a flow: start_time (first sighting), addresses, ports.
+//   OnFlowOpen   -> a flow: start_time (first sighting), addresses, ports;
+//                   OnFlowOpenIn also its namespace (-netns).
 //                   LISTEN-state sockets are not flows and are ignored.
 //   OnSnapshot   -> its latest counters (32-bit ones extended across their
 //                   wrap), RTT, lowest min_rtt, highest delivery rate,
@@ -87,6 +88,10 @@ class FlowTracker : public collector::CollectorObserver {
 
   void OnFlowOpen(uint64_t cookie, parse::Timestamp timestamp,
                   const parse::RecordView& first) override;
+  // Keeps the flow's namespace for its records' netns column.
+  void OnFlowOpenIn(uint64_t cookie, parse::Timestamp timestamp,
+                    const parse::RecordView& first,
+                    const collector::NamespaceRef& ns) override;
   void OnSnapshot(uint64_t cookie, parse::Timestamp timestamp,
                   const parse::RecordView& record,
                   parse::Change change) override;

@@ -70,6 +70,10 @@ constexpr Column kColumns[] = {
     {"container", T::kText, "",
      "container id the cgroup shows (docker, podman, containerd, cri-o)"},
     {"unit", T::kText, "", "systemd unit the cgroup shows"},
+    // -netns.
+    {"netns", T::kText, "",
+     "the connection's network namespace with -netns (name, else inode); "
+     "empty without"},
 };
 
 // Column indexes of the fixed part, in kColumns order.
@@ -102,7 +106,9 @@ std::array<uint64_t, kCounterCount> CounterValues(const FlowCounters& c) {
 }
 
 constexpr size_t kOwnerPid = kMinRtt + 4;
-static_assert(std::size(kColumns) == kOwnerPid + 7);
+// The -netns block, after the owner's.
+constexpr size_t kNetns = kOwnerPid + 7;
+static_assert(std::size(kColumns) == kNetns + 1);
 
 }  // namespace
 
@@ -149,6 +155,7 @@ void VisitColumns(const FlowRecord& r, ColumnVisitor& v) {
   v.Text(c[kOwnerPid + 4], o.cgroup);
   v.Text(c[kOwnerPid + 5], o.container);
   v.Text(c[kOwnerPid + 6], o.unit);
+  v.Text(c[kNetns], r.netns);
 }
 
 }  // namespace flows

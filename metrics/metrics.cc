@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/labelled_counters.h"
 #include "prometheus/metric_family.h"
 
 namespace metrics {
@@ -109,6 +110,8 @@ class Metrics::Families : public prometheus::Collectable {
   mutable LabeledCounters flow_events;
   Counter* flow_open;  // resolved once: no lock on the hot path
   Counter* flow_close;
+  // -netns: flow events by event and namespace, instead of flow_events.
+  std::unique_ptr<LabelledCounters> flow_events_by_netns;
   mutable LabeledCounters errors;
   mutable LabeledCounters large_netlink;
   mutable LabeledCounters netlink_skipped;
@@ -183,7 +186,11 @@ std::vector<prometheus::MetricFamily> Metrics::Families::Collect() const {
             cache_count);
   af_histogram("tcpinfo_connection_count_histogram",
                "connection count histogram", connection_count);
-  {
+  if (flow_events_by_netns != nullptr) {
+    for (prometheus::MetricFamily& f : flow_events_by_netns->Collect()) {
+      out.push_back(std::move(f));
+    }
+  } else {
     auto f =
         Family("tcpinfo_flow_events_total",
                "Number of flow events by event type.", MetricType::Counter);
@@ -277,6 +284,28 @@ void Metrics::CountSnapshots(uint64_t n) { families_->snapshots.Increment(n); }
 void Metrics::CountNewFiles(uint64_t n) { families_->new_files.Increment(n); }
 void Metrics::CountFlowOpen() { families_->flow_open->Increment(); }
 void Metrics::CountFlowClose() { families_->flow_close->Increment(); }
+void Metrics::LabelFlowEventsByNamespace() {
+  LabelledCountersOptions o;
+  o.families = {{"tcpinfo_flow_events_total",
+                 "Number of flow events by event type and network namespace."}};
+  o.label_names = {"event", "netns"};
+  o.max_series = 2000;  // open and close of 1,000 namespaces
+  o.overflow_name = "tcpinfo_netns_series_overflow_total";
+  o.overflow_help =
+      "Flow events counted under netns=\"other\" (too many namespaces).";
+  families_->flow_events_by_netns =
+      std::make_unique<LabelledCounters>(std::move(o));
+}
+void Metrics::CountFlowOpen(absl::string_view netns) {
+  const absl::string_view labels[2] = {"open", netns};
+  const uint64_t one = 1;
+  families_->flow_events_by_netns->Add(labels, {&one, 1});
+}
+void Metrics::CountFlowClose(absl::string_view netns) {
+  const absl::string_view labels[2] = {"close", netns};
+  const uint64_t one = 1;
+  families_->flow_events_by_netns->Add(labels, {&one, 1});
+}
 void Metrics::SetDestroyEventsEnabled(bool enabled) {
   families_->destroy_events_enabled.store(enabled ? 1 : 0,
                                           std::memory_order_relaxed);

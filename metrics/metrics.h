@@ -61,6 +61,16 @@ class Metrics {
   void CountNewFiles(uint64_t n = 1);
   void CountFlowOpen();
   void CountFlowClose();
+  // -netns: tcpinfo_flow_events_total{event,netns}, the connection's
+  // namespace as a second label, replaces the reference's {event} family.
+  // Call before the first count and before collectable() is served; then
+  // count with the two below (polling
+  // thread only; a mutex shared only with a scrape's copy of the counts).
+  // At most 1,000 namespaces get series of their own, later ones are
+  // summed under netns="other" (tcpinfo_netns_series_overflow_total).
+  void LabelFlowEventsByNamespace();
+  void CountFlowOpen(absl::string_view netns);
+  void CountFlowClose(absl::string_view netns);
   // Destroy events (the kernel's TCP socket destroy broadcasts): whether the
   // daemon is subscribed, events handled, archives created from an event
   // alone, and overflows (events the kernel dropped).

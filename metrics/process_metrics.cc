@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "metrics/single_metric.h"
 
 namespace metrics {
 
@@ -53,22 +54,6 @@ std::optional<double> MaxFds() {
   rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nullopt;
   return static_cast<double>(limit.rlim_cur);
-}
-
-prometheus::MetricFamily Single(const char* name, const char* help,
-                                prometheus::MetricType type, double value) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-  return f;
 }
 
 }  // namespace
@@ -123,27 +108,29 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   std::vector<prometheus::MetricFamily> out;
   auto s = ReadProcessStats();
   if (!s.ok()) return out;
-  out.push_back(Single("process_cpu_seconds_total",
-                       "Total user and system CPU time spent in seconds.",
-                       MetricType::Counter, s->cpu_seconds));
+  out.push_back(SingleMetric("process_cpu_seconds_total",
+                             "Total user and system CPU time spent in seconds.",
+                             MetricType::Counter, s->cpu_seconds));
   if (s->max_fds) {
-    out.push_back(Single("process_max_fds",
-                         "Maximum number of open file descriptors.",
-                         MetricType::Gauge, *s->max_fds));
+    out.push_back(SingleMetric("process_max_fds",
+                               "Maximum number of open file descriptors.",
+                               MetricType::Gauge, *s->max_fds));
   }
   if (s->open_fds) {
-    out.push_back(Single("process_open_fds", "Number of open file descriptors.",
-                         MetricType::Gauge, *s->open_fds));
+    out.push_back(SingleMetric("process_open_fds",
+                               "Number of open file descriptors.",
+                               MetricType::Gauge, *s->open_fds));
   }
-  out.push_back(Single("process_resident_memory_bytes",
-                       "Resident memory size in bytes.", MetricType::Gauge,
-                       s->resident_bytes));
-  out.push_back(Single("process_start_time_seconds",
-                       "Start time of the process since unix epoch in seconds.",
-                       MetricType::Gauge, s->start_time_seconds));
-  out.push_back(Single("process_virtual_memory_bytes",
-                       "Virtual memory size in bytes.", MetricType::Gauge,
-                       s->virtual_bytes));
+  out.push_back(SingleMetric("process_resident_memory_bytes",
+                             "Resident memory size in bytes.",
+                             MetricType::Gauge, s->resident_bytes));
+  out.push_back(
+      SingleMetric("process_start_time_seconds",
+                   "Start time of the process since unix epoch in seconds.",
+                   MetricType::Gauge, s->start_time_seconds));
+  out.push_back(SingleMetric("process_virtual_memory_bytes",
+                             "Virtual memory size in bytes.", MetricType::Gauge,
+                             s->virtual_bytes));
   return out;
 }
 

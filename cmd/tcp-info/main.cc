@@ -25,6 +25,9 @@
 #include "metrics/http_server.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
+#include "netns/child_ehash.h"
+#include "netns/namespace_watcher.h"
+#include "netns/netns_spec.h"
 #include "owners/bpf_hook.h"
 #include "owners/owner_tracker.h"
 #include "saver/saver.h"
@@ -77,6 +80,19 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> prefix = collector::UuidPrefix(*config);
   if (!prefix.ok())
     return Fail(kUsageError, std::string(prefix.status().message()));
+  absl::StatusOr<netns::NetnsSpec> netns_spec =
+      netns::ParseNetnsSpec(config->netns);
+  if (!netns_spec.ok())
+    return Fail(kUsageError, std::string(netns_spec.status().message()));
+  if (netns_spec->enabled() && config->poll_mode != collector::PollMode::kFull)
+    return Fail(kUsageError,
+                "-netns polls with full dumps only: -poll.mode=adaptive's "
+                "exact requests ask the agent's own namespace");
+  if (config->netns_child_ehash >= 0) {
+    const absl::Status set =
+        netns::SetChildEhashEntries(config->netns_child_ehash);
+    if (!set.ok()) return Fail(kUsageError, std::string(set.message()));
+  }
   std::vector<sinks::SinkUrl> sink_urls;
   for (const std::string& text : config->sinks) {
     absl::StatusOr<sinks::SinkUrl> url = sinks::ParseSinkUrl(text);
@@ -218,6 +234,19 @@ int main(int argc, char** argv) {
     }
     owner_tracker = std::make_unique<owners::OwnerTracker>(owner_options);
   }
+  // -netns: a thread of its own finds the namespaces and hands their
+  // sockets to the collector.
+  collector::SourceHandoff netns_sources;
+  std::unique_ptr<netns::NamespaceWatcher> netns_watcher;
+  if (netns_spec->enabled()) {
+    netns::WatcherOptions watcher_options;
+    watcher_options.spec = *netns_spec;
+    watcher_options.destroy_events = config->destroy_events;
+    absl::StatusOr<std::unique_ptr<netns::NamespaceWatcher>> watcher =
+        netns::NamespaceWatcher::Start(watcher_options, &netns_sources);
+    if (!watcher.ok()) return Fail(1, std::string(watcher.status().message()));
+    netns_watcher = *std::move(watcher);
+  }
 
   // Metrics and the event socket; like the saver's, their threads start
   // after the signal mask is set. An empty address or path turns one off.
@@ -225,6 +254,7 @@ int main(int argc, char** argv) {
   // The query API, on the metrics address: every open connection's latest
   // snapshot, and closed ones for -api.keep-closed.
   api::ConnectionStore connection_store(*prefix, config->api_keep_closed);
+  if (netns_watcher != nullptr) metrics.LabelFlowEventsByNamespace();
   std::unique_ptr<metrics::MetricsServer> metrics_server;
   if (!config->prometheus_listen_address.empty()) {
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
@@ -236,6 +266,9 @@ int main(int argc, char** argv) {
     }
     if (owner_tracker != nullptr) {
       collectables.push_back(owner_tracker->collectable());
+    }
+    if (netns_watcher != nullptr) {
+      collectables.push_back(netns_watcher->collectable());
     }
     absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
         metrics::MetricsServer::Start(
@@ -297,7 +330,11 @@ int main(int argc, char** argv) {
   // Destroy events: every connection's final state, even one shorter than
   // a poll. If the kernel refuses them, polling alone goes on.
   std::unique_ptr<collector::DestroyListener> destroy_listener;
-  if (config->destroy_events) {
+  if (netns_watcher != nullptr) {
+    // Each namespace's listener is opened by the watcher, drained by the
+    // collector.
+    if (config->destroy_events) options.destroy_grace = kDestroyGrace;
+  } else if (config->destroy_events) {
     absl::StatusOr<std::unique_ptr<collector::DestroyListener>> listener =
         collector::DestroyListener::Open();
     if (listener.ok()) {
@@ -308,10 +345,15 @@ int main(int argc, char** argv) {
                    std::string(listener.status().message()).c_str());
     }
   }
-  metrics.SetDestroyEventsEnabled(destroy_listener != nullptr);
+  metrics.SetDestroyEventsEnabled(
+      destroy_listener != nullptr ||
+      (netns_watcher != nullptr && config->destroy_events));
 
   absl::StatusOr<std::unique_ptr<collector::Collector>> collector =
-      collector::Collector::Create(options, saver->get(), &observers);
+      netns_watcher != nullptr
+          ? collector::Collector::CreateWithSources(options, &netns_sources,
+                                                    saver->get(), &observers)
+          : collector::Collector::Create(options, saver->get(), &observers);
   if (!collector.ok())
     return Fail(1, std::string(collector.status().message()));
   auto drain_destroy_events = [&] {
@@ -330,6 +372,10 @@ int main(int argc, char** argv) {
   (*collector)->Run((*shutdown)->fd());
   // Connections that ended during the last cycle.
   if (destroy_listener != nullptr) drain_destroy_events();
+  if (netns_watcher != nullptr) {
+    netns_watcher->Stop();
+    (*collector)->DrainDestroyEvents();
+  }
   const int signal = (*shutdown)->Take();
   (*saver)->CloseAll();
   // Every flow still open ends with the daemon: a close event for each,
