@@ -349,6 +349,7 @@ TEST(InfluxSink, FlowRecordsAreTcpinfoFlowPointsAndARetryLeavesOneCopy) {
     o.cgroup = "/user.slice/user-1000.slice/session-2.scope";
     o.container = "0123456789ab";
     o.unit = "session-2.scope";
+    records[i].netns = "pod-a";
   }
   for (flows::FlowRecord& r : records) r.cookie += 0xF000000000000000ull;
   records[5].congestion_algorithm = "we ird,cc=x";
@@ -431,7 +432,7 @@ TEST(InfluxSink, FlowRecordsAreTcpinfoFlowPointsAndARetryLeavesOneCopy) {
   EXPECT_THAT(tag_keys, UnorderedElementsAre(
                             "uuid", "kind", "end_reason", "family", "direction",
                             "cc", "state", "limited_by", "comm", "user_name",
-                            "cgroup", "container", "unit"));
+                            "cgroup", "container", "unit", "netns"));
 }
 
 TEST(InfluxSink, AServerDownAtStartGetsTheQueuedPointsWhenItComesUp) {
