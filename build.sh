@@ -72,7 +72,7 @@ case "$cmd" in
     install_deps
     build build
     mkdir -p data
-    exec ./build/bin/tcp-info -output=./data -sink=sqlite:./data/flows.db -owners \
+    exec ./build/bin/tcp-info -output=./data -sink=sqlite:./data/flows.db -owners -traffic \
       -prometheusx.listen-address=localhost:9990 "$@"
     ;;
   test)

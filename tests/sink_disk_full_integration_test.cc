@@ -34,8 +34,10 @@ class DiskFullTest : public ::testing::Test {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (mounts a tmpfs)";
     mnt_ = dir_.path() + "/mnt";
     ASSERT_EQ(mkdir(mnt_.c_str(), 0755), 0);
+    // Room for every record the test writes (a JSON line is about 1.3 KiB
+    // with the owner and namespace columns); Fill() takes the rest.
     ASSERT_EQ(mount("tcpinfo-test", mnt_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-                    "size=1m,mode=0755"),
+                    "size=4m,mode=0755"),
               0)
         << std::strerror(errno);
     mounted_ = true;
