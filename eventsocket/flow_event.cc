@@ -17,7 +17,8 @@ void FlowEvent::SetUuid(absl::string_view value) {
 
 void FlowEvent::SetNetns(absl::string_view value) {
   netns_length = static_cast<uint8_t>(std::min(value.size(), kMaxNetnsLength));
-  std::memcpy(netns, value.data(), netns_length);
+  // An empty view may hold no pointer at all (memcpy's null is undefined).
+  if (netns_length > 0) std::memcpy(netns, value.data(), netns_length);
 }
 
 namespace {

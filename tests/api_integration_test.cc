@@ -190,7 +190,8 @@ TEST_F(ApiIntegration, FindsAConnectionByCookieAndUuidAndKeepsItAfterClose) {
   EXPECT_EQ(last["CloseReason"], "destroyed") << last.dump();
   EXPECT_GE(last["TCP"]["BytesAcked"].get<int64_t>(), 100000);
   // Not open any more: not in the list.
-  for (const Json& c : GetJson("/api/v1/connections", 200)["Connections"]) {
+  const Json after_close = GetJson("/api/v1/connections", 200);
+  for (const Json& c : after_close["Connections"]) {
     EXPECT_NE(c["UUID"], uuid);
   }
   // Then gone.
