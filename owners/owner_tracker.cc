@@ -17,6 +17,7 @@
 #include "flows/counters.h"
 #include "inetdiag/inet_diag.h"
 #include "metrics/labelled_counters.h"
+#include "metrics/single_metric.h"
 #include "owners/cgroup_path.h"
 #include "owners/socket_key.h"
 #include "prometheus/metric_family.h"
@@ -111,24 +112,15 @@ class Collectable : public prometheus::Collectable {
     m.gauge.value = 1;
     hook.metric.push_back(m);
     out.push_back(std::move(hook));
-    prometheus::MetricFamily scan_family{
+    out.push_back(metrics::SingleMetric(
         "tcpinfo_owners_proc_scans_total",
         "Scans of every /proc/PID/fd for socket inodes",
-        prometheus::MetricType::Counter,
-        {}};
-    prometheus::ClientMetric s;
-    s.counter.value = static_cast<double>(scans->load());
-    scan_family.metric.push_back(s);
-    out.push_back(std::move(scan_family));
-    prometheus::MetricFamily quick_family{
+        prometheus::MetricType::Counter, static_cast<double>(scans->load())));
+    out.push_back(metrics::SingleMetric(
         "tcpinfo_owners_proc_quick_scans_total",
         "Scans of the /proc/PID/fd of new and changed processes",
         prometheus::MetricType::Counter,
-        {}};
-    prometheus::ClientMetric q;
-    q.counter.value = static_cast<double>(quick_scans->load());
-    quick_family.metric.push_back(q);
-    out.push_back(std::move(quick_family));
+        static_cast<double>(quick_scans->load())));
     return out;
   }
 
